@@ -1,0 +1,42 @@
+import type { PortSpec } from './port/types.js';
+
+export const NET_DRIVERS = ['host', 'none', 'slirp4netns', 'pasta'] as const;
+export type NetDriverName = (typeof NET_DRIVERS)[number];
+
+export const PORT_DRIVERS = ['none', 'builtin'] as const;
+export type PortDriverName = (typeof PORT_DRIVERS)[number];
+
+export type AutoBool = 'auto' | 'true' | 'false';
+
+/** Everything `nsgate [flags] COMMAND...` was asked to do, validated, with defaults applied. */
+export interface LaunchOptions {
+  /** Absent: a fresh private temp dir, removed at exit. */
+  stateDir?: string;
+  net: NetDriverName;
+  /** Already resolved: 65520 for slirp4netns and pasta, else 1500, unless given. */
+  mtu: number;
+  /** IPv4 network, normalized (`10.0.2.0/24`). */
+  cidr: string;
+  ifname: string;
+  disableHostLoopback: boolean;
+  ipv6: boolean;
+  copyUp: string[];
+  copyUpMode: 'tmpfs+symlink';
+  propagation: 'rprivate' | 'rslave';
+  pidns: boolean;
+  cgroupns: boolean;
+  utsns: boolean;
+  ipcns: boolean;
+  reaper: AutoBool;
+  detachNetns: boolean;
+  slirp4netnsBinary: string;
+  pastaBinary: string;
+  slirp4netnsSandbox: AutoBool;
+  slirp4netnsSeccomp: AutoBool;
+  subidSource: 'auto' | 'dynamic' | 'static';
+  portDriver: PortDriverName;
+  publish: PortSpec[];
+  debug: boolean;
+  /** COMMAND and its arguments: never empty. */
+  command: string[];
+}

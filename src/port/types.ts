@@ -1,0 +1,47 @@
+/** Port-forwarding types shared by the spec grammar, the manager, the drivers and the REST API. */
+
+export const PROTOS = ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6', 'sctp', 'sctp4', 'sctp6'] as const;
+export type Proto = (typeof PROTOS)[number];
+
+/**
+ * RootlessKit's PortSpec. Field names are the JSON names of the REST API.
+ * Optional fields are absent (never null or '') when not given.
+ */
+export interface PortSpec {
+  proto: Proto;
+  parentIP?: string;
+  parentPort: number;
+  childIP?: string;
+  childPort: number;
+}
+
+/** An entry of `GET /v1/ports`. */
+export interface PortStatus {
+  id: number;
+  spec: PortSpec;
+}
+
+/** `portDriver` of `GET /v1/info`. */
+export interface PortDriverInfo {
+  driver: string;
+  protos: Proto[];
+  disallowLoopbackChildIP?: boolean;
+}
+
+/** One forwarded port, as opened by a driver. */
+export interface PortForward {
+  /** Stop listening and close the port's open connections. */
+  close(): Promise<void>;
+}
+
+/** The parent half of a port driver. */
+export interface PortDriver {
+  info(): PortDriverInfo;
+  /**
+   * Start forwarding `spec`. On failure it throws (a UserError for anything the user
+   * can fix: unsupported proto, port taken, privileged port) having left nothing open.
+   */
+  open(spec: PortSpec): Promise<PortForward>;
+  /** Stop the driver itself; every forward has been closed before. */
+  stop(): Promise<void>;
+}
