@@ -1,0 +1,389 @@
+/**
+ * `nsgate [flags] COMMAND [ARGS...]`: argv -> LaunchOptions, with RootlessKit's flag names,
+ * forms and defaults. One table drives parsing, validation and --help.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { posix, resolve } from 'node:path';
+
+import { UserError } from '../errors.js';
+import { NET_DRIVERS, PORT_DRIVERS, type LaunchOptions, type NetDriverName } from '../options.js';
+import { parsePortSpec } from '../port/spec.js';
+import type { PortSpec } from '../port/types.js';
+
+export type LaunchCommand = { kind: 'help'; text: string } | { kind: 'version' } | { kind: 'run'; options: LaunchOptions };
+
+type Kind = 'boolean' | 'string' | 'int' | 'repeatable';
+
+interface FlagSpec {
+  /** Long name, without the dashes. */
+  readonly name: string;
+  /** One-letter alias, without the dash. */
+  readonly alias?: string;
+  readonly kind: Kind;
+  /** The only values accepted; booleans accept true and false. */
+  readonly values?: readonly string[];
+  /** As written on the command line; booleans default to false. */
+  readonly default?: string;
+  readonly help: string;
+  /** Heading in --help, as RootlessKit groups its flags. */
+  readonly group: string;
+  /** Checks one value beyond `kind` and `values` and returns it normalized; throws UserError. */
+  readonly normalize?: (value: string) => string;
+}
+
+const USAGE = 'nsgate [flags] COMMAND [ARGS...]';
+const BOOL = ['true', 'false'];
+const AUTO_BOOL = ['auto', 'true', 'false'] as const;
+const CIDR_EXAMPLE = '10.0.2.0/24';
+const MTU_MIN = 68;
+const MTU_MAX = 65520;
+
+const FLAGS = [
+  { name: 'debug', kind: 'boolean', group: 'Misc', help: 'debug mode' },
+  { name: 'help', alias: 'h', kind: 'boolean', group: 'Misc', help: 'show help' },
+  { name: 'version', alias: 'v', kind: 'boolean', group: 'Misc', help: 'print the version' },
+  {
+    name: 'copy-up',
+    kind: 'repeatable',
+    group: 'Mount',
+    help: 'mount a filesystem and copy-up the contents. e.g. "--copy-up=/etc" (typically required for non-host network)',
+    normalize: checkCopyUp,
+  },
+  { name: 'copy-up-mode', kind: 'string', values: ['tmpfs+symlink'], default: 'tmpfs+symlink', group: 'Mount', help: 'copy-up mode' },
+  { name: 'propagation', kind: 'string', values: ['rprivate', 'rslave'], default: 'rprivate', group: 'Mount', help: 'mount propagation' },
+  { name: 'net', kind: 'string', values: NET_DRIVERS, default: 'host', group: 'Network', help: 'network driver' },
+  {
+    name: 'mtu',
+    kind: 'int',
+    default: '0',
+    group: 'Network',
+    help: `MTU for non-host network, ${MTU_MIN}-${MTU_MAX}; 0 = auto: 65520 for slirp4netns and pasta, 1500 for others`,
+    normalize: checkMtu,
+  },
+  {
+    name: 'cidr',
+    kind: 'string',
+    default: CIDR_EXAMPLE,
+    group: 'Network',
+    help: 'CIDR for slirp4netns and pasta network (the child is .100, the gateway .2, the DNS .3)',
+    normalize: checkCidr,
+  },
+  { name: 'ifname', kind: 'string', default: 'tap0', group: 'Network', help: 'network interface name', normalize: checkIfname },
+  { name: 'disable-host-loopback', kind: 'boolean', group: 'Network', help: 'prohibit connecting to 127.0.0.1:* on the host namespace' },
+  { name: 'ipv6', kind: 'boolean', group: 'Network', help: 'enable IPv6 routing. Unrelated to port forwarding. (experimental)' },
+  {
+    name: 'detach-netns',
+    kind: 'boolean',
+    group: 'Network',
+    help: 'keep the network namespace at STATE_DIR/netns (for nsenter -n) and run COMMAND in the host network namespace',
+  },
+  {
+    name: 'slirp4netns-binary',
+    kind: 'string',
+    default: 'slirp4netns',
+    group: 'Network [slirp4netns]',
+    help: 'path of slirp4netns binary for --net=slirp4netns',
+  },
+  { name: 'slirp4netns-sandbox', kind: 'string', values: AUTO_BOOL, default: 'auto', group: 'Network [slirp4netns]', help: 'enable slirp4netns sandbox' },
+  { name: 'slirp4netns-seccomp', kind: 'string', values: AUTO_BOOL, default: 'auto', group: 'Network [slirp4netns]', help: 'enable slirp4netns seccomp' },
+  { name: 'pasta-binary', kind: 'string', default: 'pasta', group: 'Network [pasta]', help: 'path of pasta binary for --net=pasta' },
+  { name: 'port-driver', kind: 'string', values: PORT_DRIVERS, default: 'none', group: 'Port', help: 'port driver for non-host network' },
+  { name: 'publish', alias: 'p', kind: 'repeatable', group: 'Port', help: 'publish ports. e.g. "127.0.0.1:8080:80/tcp"' },
+  { name: 'pidns', kind: 'boolean', group: 'Process', help: 'create a PID namespace' },
+  { name: 'cgroupns', kind: 'boolean', group: 'Process', help: 'create a cgroup namespace' },
+  { name: 'utsns', kind: 'boolean', group: 'Process', help: 'create a UTS namespace' },
+  { name: 'ipcns', kind: 'boolean', group: 'Process', help: 'create an IPC namespace' },
+  { name: 'reaper', kind: 'string', values: AUTO_BOOL, default: 'auto', group: 'Process', help: 'enable process reaper. Requires --pidns.' },
+  {
+    name: 'state-dir',
+    kind: 'string',
+    group: 'State',
+    help: 'state directory (default: a fresh private temporary directory, removed at exit)',
+    // Made absolute as RootlessKit does: the child and API clients get it through ROOTLESSKIT_STATE_DIR.
+    normalize: (dir: string) => resolve(dir),
+  },
+  {
+    name: 'subid-source',
+    kind: 'string',
+    values: ['auto', 'dynamic', 'static'],
+    default: 'auto',
+    group: 'SubID',
+    help: 'the source of the subids. "dynamic" executes getsubids. "static" reads /etc/{subuid,subgid}.',
+  },
+] as const satisfies readonly FlagSpec[];
+
+/** RootlessKit 1.1.0 flags that nsgate knows about but does not implement. */
+const UNSUPPORTED = ['lxc-user-nic-binary', 'lxc-user-nic-bridge', 'vpnkit-binary', 'evacuate-cgroup2'];
+
+type Row = (typeof FLAGS)[number];
+type Name = Row['name'];
+type DefaultedName = Extract<Row, { default: string }>['name'];
+type ChoiceName = Extract<Row, { values: readonly string[]; default: string }>['name'];
+type ChoiceOf<N extends ChoiceName> = Extract<Row, { name: N }>['values'][number];
+
+/** Names and aliases to their flag. */
+const LOOKUP = new Map<string, FlagSpec>(
+  FLAGS.flatMap((flag: FlagSpec) => (flag.alias ? [[flag.name, flag], [flag.alias, flag]] : [[flag.name, flag]])),
+);
+
+/**
+ * Parses `nsgate`'s argv (without node and the script). Throws UserError for any bad input.
+ * `_env` is unused: no flag reads the environment (RootlessKit's don't either).
+ */
+export function parseLaunchArgs(argv: string[], _env?: NodeJS.ProcessEnv): LaunchCommand {
+  const { given, command } = scan(argv);
+  // Booleans are checked by scan: help and version win over any other bad value, as in RootlessKit.
+  const raw = new FlagValues(given);
+  if (raw.flag('help')) return { kind: 'help', text: helpText() };
+  if (raw.flag('version')) return { kind: 'version' };
+  if (command.length === 0) throw new UserError(`no command specified: usage: ${USAGE} (see nsgate --help)`);
+  return { kind: 'run', options: toOptions(new FlagValues(normalizeAll(given)), command) };
+}
+
+/**
+ * Splits argv into raw flag values (by long name, in order) and COMMAND. Like Go's flag package,
+ * which RootlessKit uses, it stops at the first non-flag argument or `--`, and takes `-name` as `--name`.
+ */
+function scan(argv: string[]): { given: Map<string, string[]>; command: string[] } {
+  const given = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return { given, command: argv.slice(i + 1) };
+    if (arg.length < 2 || !arg.startsWith('-')) return { given, command: argv.slice(i) };
+    const [name = '', inline] = splitOnce(arg.replace(/^--?/, ''), '=');
+    const flag = LOOKUP.get(name);
+    if (flag === undefined) throw unknownFlag(arg.split('=')[0]!, name);
+    let value: string;
+    if (flag.kind === 'boolean') {
+      value = inline ?? 'true';
+      if (!BOOL.includes(value)) throw badValue(flag, value, BOOL);
+    } else if (inline !== undefined) {
+      value = inline;
+    } else if (i + 1 < argv.length) {
+      value = argv[++i]!;
+    } else {
+      throw new UserError(`flag --${flag.name} needs a value, e.g. --${flag.name}=${flag.default ?? 'VALUE'}`);
+    }
+    given.set(flag.name, [...(given.get(flag.name) ?? []), value]);
+  }
+  return { given, command: [] };
+}
+
+function splitOnce(text: string, separator: string): [string, string?] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text] : [text.slice(0, at), text.slice(at + separator.length)];
+}
+
+function normalizeAll(given: Map<string, string[]>): Map<string, string[]> {
+  return new Map([...given].map(([name, values]) => [name, values.map((value) => checkValue(LOOKUP.get(name)!, value))]));
+}
+
+function checkValue(flag: FlagSpec, value: string): string {
+  if (flag.values && !flag.values.includes(value)) throw badValue(flag, value, flag.values);
+  if (value === '') throw new UserError(`--${flag.name} needs a non-empty value`);
+  if (flag.kind === 'int' && !/^-?[0-9]+$/.test(value)) throw new UserError(`--${flag.name} expects an integer, got ${JSON.stringify(value)}`);
+  return flag.normalize ? flag.normalize(value) : value;
+}
+
+function badValue(flag: FlagSpec, value: string, allowed: readonly string[]): UserError {
+  return new UserError(`invalid value ${JSON.stringify(value)} for --${flag.name}: allowed values are ${allowed.join(', ')}`);
+}
+
+function unknownFlag(shown: string, name: string): UserError {
+  const near = closestName(name);
+  const hint =
+    near === undefined
+      ? ''
+      : UNSUPPORTED.includes(near)
+        ? `: --${near} is a RootlessKit flag not supported by nsgate`
+        : `: did you mean --${near}?`;
+  return new UserError(`unknown flag ${shown}${hint} (see nsgate --help)`);
+}
+
+/** The known or unsupported flag name nearest to `name`, if it is close enough to be a typo. */
+function closestName(name: string): string | undefined {
+  // Short names allow fewer edits, or every one-letter typo would "mean" some flag.
+  const limit = Math.min(2, Math.floor(name.length / 2));
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of [...FLAGS.map((flag) => flag.name), ...UNSUPPORTED]) {
+    const distance = editDistance(name, candidate);
+    if (distance <= limit && (best === undefined || distance < best.distance)) best = { name: candidate, distance };
+  }
+  return best?.name;
+}
+
+/** Levenshtein distance. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** Normalized flag values by long name, read with their table defaults. */
+class FlagValues {
+  constructor(private readonly values: Map<string, string[]>) {}
+
+  list(name: Name): string[] {
+    return this.values.get(name) ?? [];
+  }
+
+  optional(name: Name): string | undefined {
+    return this.list(name).at(-1) ?? LOOKUP.get(name)!.default;
+  }
+
+  text(name: DefaultedName): string {
+    return this.optional(name)!;
+  }
+
+  flag(name: Name): boolean {
+    return this.optional(name) === 'true';
+  }
+
+  choice<N extends ChoiceName>(name: N): ChoiceOf<N> {
+    // checkValue has matched it against the flag's values.
+    return this.text(name) as ChoiceOf<N>;
+  }
+}
+
+function toOptions(values: FlagValues, command: string[]): LaunchOptions {
+  const net = values.choice('net');
+  const options: LaunchOptions = {
+    stateDir: values.optional('state-dir'),
+    net,
+    mtu: Number(values.text('mtu')) || autoMtu(net),
+    cidr: values.text('cidr'),
+    ifname: values.text('ifname'),
+    disableHostLoopback: values.flag('disable-host-loopback'),
+    ipv6: values.flag('ipv6'),
+    copyUp: [...new Set(values.list('copy-up'))],
+    copyUpMode: values.choice('copy-up-mode'),
+    propagation: values.choice('propagation'),
+    pidns: values.flag('pidns'),
+    cgroupns: values.flag('cgroupns'),
+    utsns: values.flag('utsns'),
+    ipcns: values.flag('ipcns'),
+    reaper: values.choice('reaper'),
+    detachNetns: values.flag('detach-netns'),
+    slirp4netnsBinary: values.text('slirp4netns-binary'),
+    pastaBinary: values.text('pasta-binary'),
+    slirp4netnsSandbox: values.choice('slirp4netns-sandbox'),
+    slirp4netnsSeccomp: values.choice('slirp4netns-seccomp'),
+    subidSource: values.choice('subid-source'),
+    portDriver: values.choice('port-driver'),
+    publish: values.list('publish').map(publishSpec),
+    debug: values.flag('debug'),
+    command,
+  };
+  checkCombination(options);
+  return options;
+}
+
+function autoMtu(net: NetDriverName): number {
+  return net === 'slirp4netns' || net === 'pasta' ? 65520 : 1500;
+}
+
+function publishSpec(text: string): PortSpec {
+  try {
+    return parsePortSpec(text);
+  } catch (err) {
+    if (err instanceof UserError) throw new UserError(`--publish: ${err.message}`);
+    throw err;
+  }
+}
+
+function checkCombination(options: LaunchOptions): void {
+  if (options.publish.length > 0 && options.portDriver === 'none') {
+    const publishers = PORT_DRIVERS.filter((driver) => driver !== 'none').map((driver) => `--port-driver=${driver}`);
+    throw new UserError(`--publish needs a port driver: add ${orList(publishers)} (--port-driver=none publishes nothing)`);
+  }
+  if (options.portDriver !== 'none' && options.net === 'host') throw needsNetns(`--port-driver=${options.portDriver}`);
+  if (options.detachNetns && options.net === 'host') throw needsNetns('--detach-netns');
+  if (options.reaper === 'true' && !options.pidns) throw new UserError('--reaper=true requires --pidns');
+}
+
+function needsNetns(what: string): UserError {
+  const drivers = NET_DRIVERS.filter((driver) => driver !== 'host');
+  return new UserError(`${what} needs a network namespace: use --net=${orList(drivers)}`);
+}
+
+/** "a", "a or b", "a, b or c". */
+function orList(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+
+function checkMtu(text: string): string {
+  const mtu = Number(text);
+  if (mtu !== 0 && !(mtu >= MTU_MIN && mtu <= MTU_MAX)) {
+    throw new UserError(`--mtu must be 0 (auto) or ${MTU_MIN}-${MTU_MAX}, got ${text}`);
+  }
+  return String(mtu);
+}
+
+/** An IPv4 network with room for the child (.100), the gateway (.2) and the DNS (.3). */
+function checkCidr(text: string): string {
+  const fail = (problem: string) => new UserError(`--cidr ${text}: ${problem}; expected an IPv4 network like ${CIDR_EXAMPLE}`);
+  const [address = '', prefix] = splitOnce(text, '/');
+  if (isIPv6(address)) throw fail('IPv6 networks are not supported (--ipv6 adds IPv6 routing)');
+  if (!isIPv4(address)) throw fail(`${JSON.stringify(address)} is not an IPv4 address`);
+  if (prefix === undefined || !/^[0-9]+$/.test(prefix)) throw fail('the prefix length after "/" is missing or not a number');
+  const bits = Number(prefix);
+  if (bits < 8 || bits > 25) throw fail(`the prefix length must be 8-25 to hold the child's .100, got /${bits}`);
+  const ip = address.split('.').reduce((sum, octet) => sum * 256 + Number(octet), 0);
+  const hostBits = ip % 2 ** (32 - bits);
+  if (hostBits !== 0) throw fail(`host bits are set (the network is ${formatIPv4(ip - hostBits)}/${bits})`);
+  return `${address}/${bits}`;
+}
+
+function formatIPv4(ip: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(ip / 2 ** shift) % 256).join('.');
+}
+
+/** A name the kernel accepts (dev_valid_name): at most 15 bytes, no "/", ":" or whitespace, not "." or "..". */
+function checkIfname(name: string): string {
+  if (Buffer.byteLength(name) > 15 || /[\s/:]/.test(name) || name === '.' || name === '..') {
+    throw new UserError(`--ifname ${JSON.stringify(name)} is not a valid interface name: 1-15 characters, no "/", ":" or whitespace`);
+  }
+  return name;
+}
+
+function checkCopyUp(dir: string): string {
+  if (!posix.isAbsolute(dir)) throw new UserError(`--copy-up ${dir}: must be an absolute path, e.g. /etc`);
+  const normalized = posix.normalize(dir);
+  if (normalized === '/') throw new UserError('--copy-up /: the root directory cannot be copied up; name a directory such as /etc');
+  return normalized.replace(/\/$/, '');
+}
+
+function helpText(): string {
+  const width = Math.max(...FLAGS.map((flag) => signature(flag).length)) + 2;
+  const groups = new Map<string, string[]>();
+  for (const flag of FLAGS) {
+    groups.set(flag.group, [...(groups.get(flag.group) ?? []), `    ${signature(flag).padEnd(width)}${description(flag)}`]);
+  }
+  const sections = [...groups].map(([group, lines]) => `  ${group}:\n${lines.join('\n')}`);
+  return [
+    `Usage: ${USAGE}`,
+    'Run COMMAND as root in new user, mount and (optionally) network namespaces, like rootlesskit.',
+    `Options:\n${sections.join('\n\n')}`,
+  ].join('\n\n') + '\n';
+}
+
+/** `--publish value, -p value` */
+function signature(flag: FlagSpec): string {
+  const arg = flag.kind === 'boolean' ? '' : ' value';
+  const names = flag.alias ? [`--${flag.name}`, `-${flag.alias}`] : [`--${flag.name}`];
+  return names.map((name) => name + arg).join(', ');
+}
+
+/** `network driver [host, none, slirp4netns, pasta] (default: "host")` */
+function description(flag: FlagSpec): string {
+  const values = flag.values ? ` [${flag.values.join(', ')}]` : '';
+  const repeatable = flag.kind === 'repeatable' ? ' (repeatable)' : '';
+  const shown = flag.kind === 'boolean' ? 'false' : flag.kind === 'string' && flag.default ? JSON.stringify(flag.default) : flag.default;
+  return `${flag.help}${values}${repeatable}${shown === undefined ? '' : ` (default: ${shown})`}`;
+}

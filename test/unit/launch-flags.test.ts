@@ -1,0 +1,337 @@
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { describe, it } from 'node:test';
+
+import { parseLaunchArgs } from '../../src/cli/launch-flags.js';
+import { UserError } from '../../src/errors.js';
+import type { LaunchOptions } from '../../src/options.js';
+
+/** The options of a `run` command; fails the test on help or version. */
+function run(...argv: string[]): LaunchOptions {
+  const cmd = parseLaunchArgs(argv, {});
+  assert.equal(cmd.kind, 'run');
+  return cmd.options;
+}
+
+function rejects(argv: string[], message: RegExp): void {
+  assert.throws(() => parseLaunchArgs(argv, {}), (err: unknown) => err instanceof UserError && message.test(err.message));
+}
+
+const NETNS = ['--net=slirp4netns'];
+const BUILTIN = [...NETNS, '--port-driver=builtin'];
+
+describe('parseLaunchArgs defaults', () => {
+  it('gives RootlessKit defaults when only COMMAND is given', () => {
+    assert.deepEqual(run('sh'), {
+      stateDir: undefined,
+      net: 'host',
+      mtu: 1500,
+      cidr: '10.0.2.0/24',
+      ifname: 'tap0',
+      disableHostLoopback: false,
+      ipv6: false,
+      copyUp: [],
+      copyUpMode: 'tmpfs+symlink',
+      propagation: 'rprivate',
+      pidns: false,
+      cgroupns: false,
+      utsns: false,
+      ipcns: false,
+      reaper: 'auto',
+      detachNetns: false,
+      slirp4netnsBinary: 'slirp4netns',
+      pastaBinary: 'pasta',
+      slirp4netnsSandbox: 'auto',
+      slirp4netnsSeccomp: 'auto',
+      subidSource: 'auto',
+      portDriver: 'none',
+      publish: [],
+      debug: false,
+      command: ['sh'],
+    });
+  });
+});
+
+describe('value flags, as --flag=value and --flag value', () => {
+  const cases: Array<{ flag: string; value: string; field: keyof LaunchOptions; expected: unknown; extra?: string[] }> = [
+    { flag: 'state-dir', value: '/run/user/1000/ns', field: 'stateDir', expected: '/run/user/1000/ns' },
+    { flag: 'net', value: 'none', field: 'net', expected: 'none' },
+    { flag: 'net', value: 'slirp4netns', field: 'net', expected: 'slirp4netns' },
+    { flag: 'net', value: 'pasta', field: 'net', expected: 'pasta' },
+    { flag: 'mtu', value: '9000', field: 'mtu', expected: 9000 },
+    { flag: 'cidr', value: '10.0.3.0/24', field: 'cidr', expected: '10.0.3.0/24' },
+    { flag: 'ifname', value: 'eth0', field: 'ifname', expected: 'eth0' },
+    { flag: 'copy-up', value: '/etc', field: 'copyUp', expected: ['/etc'] },
+    { flag: 'copy-up-mode', value: 'tmpfs+symlink', field: 'copyUpMode', expected: 'tmpfs+symlink' },
+    { flag: 'propagation', value: 'rslave', field: 'propagation', expected: 'rslave' },
+    { flag: 'reaper', value: 'false', field: 'reaper', expected: 'false' },
+    { flag: 'reaper', value: 'true', field: 'reaper', expected: 'true', extra: ['--pidns'] },
+    { flag: 'slirp4netns-binary', value: '/opt/bin/slirp4netns', field: 'slirp4netnsBinary', expected: '/opt/bin/slirp4netns' },
+    { flag: 'pasta-binary', value: '/opt/bin/pasta', field: 'pastaBinary', expected: '/opt/bin/pasta' },
+    { flag: 'slirp4netns-sandbox', value: 'true', field: 'slirp4netnsSandbox', expected: 'true' },
+    { flag: 'slirp4netns-seccomp', value: 'false', field: 'slirp4netnsSeccomp', expected: 'false' },
+    { flag: 'subid-source', value: 'dynamic', field: 'subidSource', expected: 'dynamic' },
+    { flag: 'subid-source', value: 'static', field: 'subidSource', expected: 'static' },
+    { flag: 'port-driver', value: 'builtin', field: 'portDriver', expected: 'builtin', extra: NETNS },
+    {
+      flag: 'publish',
+      value: '127.0.0.1:8080:80/tcp',
+      field: 'publish',
+      expected: [{ proto: 'tcp', parentIP: '127.0.0.1', parentPort: 8080, childPort: 80 }],
+      extra: BUILTIN,
+    },
+  ];
+  for (const { flag, value, field, expected, extra = [] } of cases) {
+    it(`--${flag} ${value}`, () => {
+      assert.deepEqual(run(...extra, `--${flag}=${value}`, 'sh')[field], expected);
+      assert.deepEqual(run(...extra, `--${flag}`, value, 'sh')[field], expected);
+    });
+  }
+
+  it('-p SPEC and -p=SPEC, like --publish', () => {
+    const expected = [{ proto: 'udp', parentPort: 5353, childPort: 53 }];
+    assert.deepEqual(run(...BUILTIN, '-p', ':5353:53/udp', 'sh').publish, expected);
+    assert.deepEqual(run(...BUILTIN, '-p=:5353:53/udp', 'sh').publish, expected);
+  });
+
+  it('takes a single dash for a long name, as Go flags do', () => {
+    assert.equal(run('-net=none', 'sh').net, 'none');
+    assert.equal(run('-pidns', 'sh').pidns, true);
+  });
+
+  it('keeps the last value of a flag given twice', () => {
+    assert.equal(run('--net=none', '--net=pasta', 'sh').net, 'pasta');
+  });
+
+  it('keeps "=" inside the value', () => {
+    assert.equal(run('--state-dir=/tmp/a=b', 'sh').stateDir, '/tmp/a=b');
+  });
+
+  it('makes a relative --state-dir absolute', () => {
+    assert.equal(run('--state-dir=state', 'sh').stateDir, resolve('state'));
+  });
+});
+
+describe('boolean flags', () => {
+  const cases: Array<[string, keyof LaunchOptions]> = [
+    ['disable-host-loopback', 'disableHostLoopback'],
+    ['ipv6', 'ipv6'],
+    ['pidns', 'pidns'],
+    ['cgroupns', 'cgroupns'],
+    ['utsns', 'utsns'],
+    ['ipcns', 'ipcns'],
+    ['detach-netns', 'detachNetns'],
+    ['debug', 'debug'],
+  ];
+  for (const [flag, field] of cases) {
+    it(`--${flag}, --${flag}=true, --${flag}=false`, () => {
+      assert.equal(run(...NETNS, `--${flag}`, 'sh')[field], true);
+      assert.equal(run(...NETNS, `--${flag}=true`, 'sh')[field], true);
+      assert.equal(run(...NETNS, `--${flag}=false`, 'sh')[field], false);
+    });
+  }
+
+  it('never takes the next argument as its value', () => {
+    assert.deepEqual(run('--pidns', 'true').command, ['true']);
+  });
+});
+
+describe('repeatable flags', () => {
+  it('collects --copy-up in order, normalized, without duplicates', () => {
+    assert.deepEqual(run('--copy-up=/etc/', '--copy-up', '/run', '--copy-up=//etc', '--copy-up=/var/lib/../lib', 'sh').copyUp, [
+      '/etc',
+      '/run',
+      '/var/lib',
+    ]);
+  });
+
+  it('collects every --publish', () => {
+    assert.deepEqual(run(...BUILTIN, '-p', ':8080:80/tcp', '--publish=[::1]:8443:443/tcp6', 'sh').publish, [
+      { proto: 'tcp', parentPort: 8080, childPort: 80 },
+      { proto: 'tcp6', parentIP: '::1', parentPort: 8443, childPort: 443 },
+    ]);
+  });
+});
+
+describe('COMMAND', () => {
+  const cases: Array<[string[], string[]]> = [
+    [['--net=none', 'sh', '-c', 'echo --net'], ['sh', '-c', 'echo --net']],
+    [['--pidns', 'ls', '--pidns', '-p'], ['ls', '--pidns', '-p']],
+    [['--net', 'none', '--', '--not-a-flag', 'x'], ['--not-a-flag', 'x']],
+    [['--', 'sh'], ['sh']],
+    [['-', 'x'], ['-', 'x']],
+    [['sh', '--', 'x'], ['sh', '--', 'x']],
+  ];
+  for (const [argv, command] of cases) {
+    it(JSON.stringify(argv), () => assert.deepEqual(run(...argv).command, command));
+  }
+
+  it('is required', () => {
+    rejects([], /no command specified.*nsgate \[flags\] COMMAND \[ARGS\.\.\.\]/);
+    rejects(['--net=none'], /no command specified/);
+    rejects(['--pidns', '--'], /no command specified/);
+  });
+});
+
+describe('--help and --version', () => {
+  it('win without COMMAND, in any of their forms', () => {
+    for (const argv of [['--help'], ['-h'], ['--pidns', '--help'], ['-help']]) {
+      assert.equal(parseLaunchArgs(argv).kind, 'help', argv.join(' '));
+    }
+    for (const argv of [['--version'], ['-v'], ['--net=none', '--version', 'sh']]) {
+      assert.deepEqual(parseLaunchArgs(argv), { kind: 'version' }, argv.join(' '));
+    }
+  });
+
+  it('win over a bad value but not over an unknown flag', () => {
+    assert.equal(parseLaunchArgs(['--net=vpnkit', '--help']).kind, 'help');
+    rejects(['--bogus', '--help'], /unknown flag --bogus/);
+  });
+
+  it('belong to COMMAND after it, and =false turns them off', () => {
+    assert.deepEqual(run('sh', '--help').command, ['sh', '--help']);
+    assert.deepEqual(run('--help=false', 'sh').command, ['sh']);
+  });
+
+  it('prints the usage and one line per flag with its default', () => {
+    const cmd = parseLaunchArgs(['--help']);
+    assert.equal(cmd.kind, 'help');
+    const text = cmd.kind === 'help' ? cmd.text : '';
+    assert.match(text, /^Usage: nsgate \[flags\] COMMAND \[ARGS\.\.\.\]\n/);
+    assert.match(text, /\n {4}--net value +network driver \[host, none, slirp4netns, pasta\] \(default: "host"\)\n/);
+    assert.match(text, /\n {4}--publish value, -p value +publish ports\. .*\(repeatable\)\n/);
+    assert.match(text, /\n {4}--pidns +create a PID namespace \(default: false\)\n/);
+    assert.match(text, /\n {4}--mtu value +.*\(default: 0\)\n/);
+    const names = [
+      'state-dir', 'net', 'mtu', 'cidr', 'ifname', 'disable-host-loopback', 'ipv6', 'copy-up', 'copy-up-mode', 'propagation',
+      'pidns', 'cgroupns', 'utsns', 'ipcns', 'reaper', 'detach-netns', 'slirp4netns-binary', 'pasta-binary',
+      'slirp4netns-sandbox', 'slirp4netns-seccomp', 'subid-source', 'port-driver', 'publish', 'debug', 'version', 'help',
+    ];
+    for (const name of names) assert.match(text, new RegExp(`\\n {4}--${name}[ ,]`), name);
+  });
+});
+
+describe('errors name the flag and what is allowed', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--nett=none', 'sh'], /unknown flag --nett: did you mean --net\?/],
+    [['--pidn', 'sh'], /unknown flag --pidn: did you mean --pidns\?/],
+    [['--copyup=/etc', 'sh'], /unknown flag --copyup: did you mean --copy-up\?/],
+    [['--vpnkit-binary=vpnkit', 'sh'], /unknown flag --vpnkit-binary: --vpnkit-binary is a RootlessKit flag not supported by nsgate/],
+    [['--lxc-user-nic-binary', 'x', 'sh'], /--lxc-user-nic-binary is a RootlessKit flag not supported by nsgate/],
+    [['--evacuate-cgroup2=x', 'sh'], /--evacuate-cgroup2 is a RootlessKit flag not supported by nsgate/],
+    [['--frobnicate', 'sh'], /^unknown flag --frobnicate \(see nsgate --help\)$/],
+    [['-x', 'sh'], /^unknown flag -x \(see nsgate --help\)$/],
+    [['--net=vpnkit', 'sh'], /invalid value "vpnkit" for --net: allowed values are host, none, slirp4netns, pasta$/],
+    [['--net=', 'sh'], /invalid value "" for --net: allowed values are host, none, slirp4netns, pasta$/],
+    [['--propagation=shared', 'sh'], /invalid value "shared" for --propagation: allowed values are rprivate, rslave$/],
+    [['--copy-up-mode=overlay', 'sh'], /invalid value "overlay" for --copy-up-mode: allowed values are tmpfs\+symlink$/],
+    [['--reaper=yes', 'sh'], /invalid value "yes" for --reaper: allowed values are auto, true, false$/],
+    [['--slirp4netns-sandbox=on', 'sh'], /invalid value "on" for --slirp4netns-sandbox: allowed values are auto, true, false$/],
+    [['--slirp4netns-seccomp=1', 'sh'], /invalid value "1" for --slirp4netns-seccomp: allowed values are auto, true, false$/],
+    [['--subid-source=ldap', 'sh'], /invalid value "ldap" for --subid-source: allowed values are auto, dynamic, static$/],
+    [['--port-driver=slirp4netns', 'sh'], /invalid value "slirp4netns" for --port-driver: allowed values are none, builtin$/],
+    [['--pidns=yes', 'sh'], /invalid value "yes" for --pidns: allowed values are true, false$/],
+    [['--state-dir'], /--state-dir needs a value/],
+    [['--net=none', '-p'], /--publish needs a value/],
+    [['--state-dir=', 'sh'], /--state-dir needs a non-empty value/],
+    [['--pasta-binary=', 'sh'], /--pasta-binary needs a non-empty value/],
+    [['--mtu=big', 'sh'], /--mtu expects an integer, got "big"/],
+    [['--mtu=67', 'sh'], /--mtu must be 0 \(auto\) or 68-65520, got 67/],
+    [['--mtu=65521', 'sh'], /--mtu must be 0 \(auto\) or 68-65520, got 65521/],
+    [['--mtu=-1', 'sh'], /--mtu must be 0 \(auto\) or 68-65520, got -1/],
+    [['--copy-up=etc', 'sh'], /--copy-up etc: must be an absolute path/],
+    [['--copy-up=/', 'sh'], /--copy-up \/: the root directory cannot be copied up/],
+    [[...BUILTIN, '-p', '8080:80', 'sh'], /^--publish: invalid port spec "8080:80": missing "\/<proto>"/],
+    [['-p', ':8080:80/tcp', 'sh'], /--publish needs a port driver: add --port-driver=builtin/],
+    [['--net=host', '--port-driver=builtin', 'sh'], /--port-driver=builtin needs a network namespace: use --net=none, slirp4netns or pasta/],
+    [['--port-driver=builtin', 'sh'], /--port-driver=builtin needs a network namespace/],
+    [['--detach-netns', 'sh'], /--detach-netns needs a network namespace: use --net=none, slirp4netns or pasta/],
+    [['--reaper=true', 'sh'], /--reaper=true requires --pidns/],
+  ];
+  for (const [argv, message] of cases) {
+    it(argv.join(' '), () => rejects(argv, message));
+  }
+});
+
+describe('--mtu', () => {
+  const cases: Array<[string[], number]> = [
+    [[], 1500],
+    [['--net=host'], 1500],
+    [['--net=none'], 1500],
+    [['--net=slirp4netns'], 65520],
+    [['--net=pasta'], 65520],
+    [['--net=pasta', '--mtu=0'], 65520],
+    [['--net=none', '--mtu=0'], 1500],
+    [['--net=slirp4netns', '--mtu=1500'], 1500],
+    [['--net=none', '--mtu=68'], 68],
+    [['--net=none', '--mtu=65520'], 65520],
+    [['--net=host', '--mtu=9000'], 9000],
+  ];
+  for (const [argv, mtu] of cases) {
+    it(`${argv.join(' ') || '(none)'} -> ${mtu}`, () => assert.equal(run(...argv, 'sh').mtu, mtu));
+  }
+});
+
+describe('--cidr', () => {
+  it('accepts IPv4 networks with prefix 8 to 25', () => {
+    for (const cidr of ['10.0.2.0/24', '10.0.0.0/8', '192.168.7.128/25', '172.16.0.0/12']) {
+      assert.equal(run(`--cidr=${cidr}`, 'sh').cidr, cidr);
+    }
+  });
+
+  it('normalizes the prefix length', () => {
+    assert.equal(run('--cidr=10.0.2.0/024', 'sh').cidr, '10.0.2.0/24');
+  });
+
+  const cases: Array<[string, RegExp]> = [
+    ['10.0.2.5/24', /host bits are set \(the network is 10\.0\.2\.0\/24\)/],
+    ['192.168.7.100/25', /host bits are set \(the network is 192\.168\.7\.0\/25\)/],
+    ['10.0.2.0/26', /prefix length must be 8-25.*got \/26/],
+    ['10.0.0.0/7', /prefix length must be 8-25.*got \/7/],
+    ['300.1.1.0/24', /"300\.1\.1\.0" is not an IPv4 address/],
+    ['010.0.2.0/24', /"010\.0\.2\.0" is not an IPv4 address/],
+    ['::/64', /IPv6 networks are not supported/],
+    ['10.0.2.0', /prefix length after "\/" is missing/],
+    ['10.0.2.0/x', /prefix length after "\/" is missing or not a number/],
+    ['10.0.2.0/24/1', /prefix length after "\/" is missing or not a number/],
+  ];
+  for (const [cidr, problem] of cases) {
+    it(`rejects ${cidr}`, () => {
+      const expected = `^--cidr ${escapeRegExp(cidr)}: .*${problem.source}.*; expected an IPv4 network like 10\\.0\\.2\\.0/24$`;
+      rejects([`--cidr=${cidr}`, 'sh'], new RegExp(expected));
+    });
+  }
+});
+
+describe('--ifname', () => {
+  it('accepts 1 to 15 characters', () => {
+    for (const name of ['e', 'eth0', 'a-very-long-n15']) assert.equal(run(`--ifname=${name}`, 'sh').ifname, name);
+  });
+
+  for (const name of ['a-very-long-n16x', 'tap/0', 'tap:0', 'tap 0', '..']) {
+    it(`rejects ${JSON.stringify(name)}`, () => {
+      rejects([`--ifname=${name}`, 'sh'], /--ifname ".*" is not a valid interface name: 1-15 characters, no "\/", ":" or whitespace/);
+    });
+  }
+});
+
+describe('cross-flag rules', () => {
+  it('accepts --disable-host-loopback and --ipv6 with --net=host and none', () => {
+    for (const net of ['host', 'none']) {
+      const options = run(`--net=${net}`, '--disable-host-loopback', '--ipv6', 'sh');
+      assert.equal(options.disableHostLoopback, true);
+      assert.equal(options.ipv6, true);
+      assert.equal(options.mtu, 1500);
+    }
+  });
+
+  it('accepts a port driver with every network namespace', () => {
+    for (const net of ['none', 'slirp4netns', 'pasta']) {
+      assert.equal(run(`--net=${net}`, '--port-driver=builtin', '-p', ':8080:80/tcp', 'sh').portDriver, 'builtin');
+    }
+  });
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
