@@ -1,0 +1,158 @@
+/**
+ * The JSON shapes of the REST API, declared once and used both ways: to check what a
+ * client sent (or a server answered) and to write our own answers exactly as RootlessKit does.
+ */
+import { UserError } from '../errors.js';
+import { validatePortSpec } from '../port/spec.js';
+import { PROTOS, type PortSpec, type PortStatus } from '../port/types.js';
+import type { ApiInfo } from './types.js';
+
+type FieldType =
+  | 'string'
+  | 'integer'
+  | 'boolean'
+  | { readonly oneOf: readonly string[] }
+  | { readonly arrayOf: FieldType }
+  | { readonly object: Schema };
+
+/**
+ * `optional` mirrors Go's `omitempty`: an optional field that is null, "", 0, false or []
+ * counts as not given, and is left out of what we write.
+ */
+interface Field {
+  readonly type: FieldType;
+  readonly optional?: boolean;
+}
+
+/** Field name → field, in the order of RootlessKit's Go structs (the order it writes them). */
+type Schema = Readonly<Record<string, Field>>;
+
+const PORT_SPEC: Schema = {
+  proto: { type: { oneOf: PROTOS } },
+  parentIP: { type: 'string', optional: true },
+  parentPort: { type: 'integer' },
+  childPort: { type: 'integer' },
+  childIP: { type: 'string', optional: true },
+};
+
+const PORT_STATUS: Schema = {
+  id: { type: 'integer' },
+  spec: { type: { object: PORT_SPEC } },
+};
+
+const API_INFO: Schema = {
+  apiVersion: { type: 'string' },
+  version: { type: 'string' },
+  stateDir: { type: 'string' },
+  childPID: { type: 'integer' },
+  networkDriver: {
+    optional: true,
+    type: {
+      object: {
+        driver: { type: 'string' },
+        dns: { type: { arrayOf: 'string' }, optional: true },
+        childIP: { type: 'string', optional: true },
+        dynamicChildIP: { type: 'boolean', optional: true },
+      },
+    },
+  },
+  portDriver: {
+    optional: true,
+    type: {
+      object: {
+        driver: { type: 'string' },
+        protos: { type: { arrayOf: { oneOf: PROTOS } } },
+        disallowLoopbackChildIP: { type: 'boolean', optional: true },
+      },
+    },
+  },
+};
+
+/** A short description of a JSON value for error messages. */
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value !== null && typeof value === 'object') return 'an object';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+function typeError(path: string, expected: string, value: unknown): UserError {
+  return new UserError(`${path || 'body'}: expected ${expected}, got ${describe(value)}`);
+}
+
+function isEmpty(value: unknown): boolean {
+  return value === null || value === '' || value === 0 || value === false || (Array.isArray(value) && value.length === 0);
+}
+
+function conformValue(value: unknown, type: FieldType, path: string): unknown {
+  if (type === 'string' || type === 'boolean') {
+    if (typeof value !== type) throw typeError(path, `a ${type}`, value);
+    return value;
+  }
+  if (type === 'integer') {
+    if (!Number.isSafeInteger(value)) throw typeError(path, 'an integer', value);
+    return value;
+  }
+  if ('oneOf' in type) {
+    if (typeof value !== 'string' || !type.oneOf.includes(value)) {
+      throw typeError(path, `one of ${type.oneOf.join(', ')}`, value);
+    }
+    return value;
+  }
+  if ('arrayOf' in type) {
+    if (!Array.isArray(value)) throw typeError(path, 'an array', value);
+    return value.map((item, i) => conformValue(item, type.arrayOf, `${path}[${i}]`));
+  }
+  return conformObject(value, type.object, path);
+}
+
+/**
+ * Checks `value` against `schema` and returns a copy holding only the schema's fields, in
+ * schema order, without empty optional ones. Unknown fields are ignored, as Go's decoder does.
+ */
+function conformObject(value: unknown, schema: Schema, path: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw typeError(path, 'a JSON object', value);
+  }
+  const input = value as Record<string, unknown>;
+  const output: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(schema)) {
+    const fieldPath = path ? `${path}.${name}` : name;
+    const fieldValue = input[name];
+    if (fieldValue === undefined || (field.optional && isEmpty(fieldValue))) {
+      if (!field.optional) throw new UserError(`${fieldPath}: required field is missing`);
+      continue;
+    }
+    output[name] = conformValue(fieldValue, field.type, fieldPath);
+  }
+  return output;
+}
+
+/** A `POST /v1/ports` body → a checked PortSpec (UserError naming the field otherwise). */
+export function decodePortSpec(body: unknown): PortSpec {
+  return validatePortSpec(conformObject(body, PORT_SPEC, '') as unknown as PortSpec);
+}
+
+/** Type-checks and canonicalizes a `{id, spec}` (a server's answer, or ours before sending it). */
+export function conformPortStatus(value: unknown): PortStatus {
+  return conformObject(value, PORT_STATUS, '') as unknown as PortStatus;
+}
+
+/** Type-checks and canonicalizes `GET /v1/info`. */
+export function conformApiInfo(value: unknown): ApiInfo {
+  return conformObject(value, API_INFO, '') as unknown as ApiInfo;
+}
+
+/** Go's HTML-safe escaping, which json.Marshal applies and JSON.stringify does not. */
+const GO_ESCAPES: Readonly<Record<string, string>> = {
+  '<': '\\u003c',
+  '>': '\\u003e',
+  '&': '\\u0026',
+  '\u2028': '\\u2028',
+  '\u2029': '\\u2029',
+};
+
+/** JSON text byte-identical to Go's json.Marshal (or MarshalIndent with `indent`) for these shapes. */
+export function toGoJSON(value: unknown, indent?: string): string {
+  return JSON.stringify(value, null, indent).replace(/[<>&\u2028\u2029]/g, (c) => GO_ESCAPES[c]);
+}

@@ -1,0 +1,236 @@
+/** The REST API on `api.sock`, answering like RootlessKit 1.1.x (see design.md, "Compatibility facts"). */
+import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
+import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { dirname, join } from 'node:path';
+import { UserError, errorMessage } from '../errors.js';
+import { conformApiInfo, conformPortStatus, decodePortSpec, toGoJSON } from './schema.js';
+import type { ApiInfo, PortService } from './types.js';
+
+export interface ApiServerOptions {
+  socketPath: string;
+  info: () => ApiInfo;
+  /** null when there is no port driver: every ports route then answers 400 with `noPortsMessage`. */
+  ports: PortService | null;
+  noPortsMessage?: string;
+}
+
+export interface ApiServer {
+  /** Stop listening, drop open connections and remove the socket file. */
+  close(): Promise<void>;
+}
+
+/** RootlessKit's own words for a missing port driver. */
+const NO_PORTS_MESSAGE = 'no PortDriver is available';
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** An answer other than 400/500, or a 400 with a message of our own. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: OutgoingHttpHeaders = {},
+  ) {
+    super(message);
+  }
+}
+
+interface Reply {
+  status: number;
+  /** Sent as JSON; no body (and no Content-Type) when absent, as RootlessKit does for DELETE. */
+  json?: unknown;
+}
+
+type Handler = (req: IncomingMessage, params: string[]) => Promise<Reply>;
+
+interface Route {
+  path: RegExp;
+  methods: Readonly<Record<string, Handler>>;
+}
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const routes = makeRoutes(opts);
+  // A client that sends half a request is answered 408 and dropped after the timeouts;
+  // the checking interval makes them fire close to on time (the default is 30 s).
+  const server = http.createServer(
+    { headersTimeout: 5_000, requestTimeout: 10_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 },
+    (req, res) => void handle(req, res, routes),
+  );
+  // Errors after listen (e.g. EMFILE on accept) must not crash the process.
+  server.on('error', (err) => process.emitWarning(`API server on ${opts.socketPath}: ${errorMessage(err)}`));
+  await listenPrivately(server, opts.socketPath);
+  return {
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      await rm(opts.socketPath, { force: true });
+    },
+  };
+}
+
+/**
+ * Listens on `socketPath` with the socket file at mode 0600 from the first moment others could
+ * reach it: bind inside a fresh 0700 directory (mkdtemp) next to the target, chmod, then rename
+ * into place (atomic, same filesystem). We do not set process.umask() around listen() instead:
+ * umask is process-wide, so it would race with files created concurrently by the thread pool,
+ * and worker threads may not change it at all.
+ */
+async function listenPrivately(server: http.Server, socketPath: string): Promise<void> {
+  const dir = await mkdtemp(join(dirname(socketPath), '.api-'));
+  const tmpPath = join(dir, 's'); // short: sun_path holds 107 bytes
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(tmpPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    await chmod(tmpPath, 0o600);
+    await rename(tmpPath, socketPath);
+  } catch (err) {
+    if (server.listening) server.close();
+    throw err;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function makeRoutes(opts: ApiServerOptions): Route[] {
+  const withPorts =
+    (fn: (ports: PortService, req: IncomingMessage, params: string[]) => Promise<Reply>): Handler =>
+    (req, params) => {
+      if (!opts.ports) throw new HttpError(400, opts.noPortsMessage ?? NO_PORTS_MESSAGE);
+      return fn(opts.ports, req, params);
+    };
+  return [
+    {
+      path: /^\/v1\/info$/,
+      methods: { GET: async () => ({ status: 200, json: ownAnswer(conformApiInfo, opts.info()) }) },
+    },
+    {
+      path: /^\/v1\/ports$/,
+      methods: {
+        GET: withPorts(async (ports) => ({
+          status: 200,
+          json: ports.list().map((status) => ownAnswer(conformPortStatus, status)),
+        })),
+        POST: withPorts(async (ports, req) => {
+          const spec = decodePortSpec(await readJsonBody(req));
+          return { status: 201, json: ownAnswer(conformPortStatus, await ports.add(spec)) };
+        }),
+      },
+    },
+    {
+      path: /^\/v1\/ports\/([^/]+)$/,
+      methods: {
+        DELETE: withPorts(async (ports, _req, [id]) => {
+          await ports.remove(parsePortId(id!));
+          return { status: 200 };
+        }),
+      },
+    },
+  ];
+}
+
+/** Puts our own answer in RootlessKit's field order; a shape error here is our bug (500), not the client's. */
+function ownAnswer<T>(conform: (value: unknown) => T, value: unknown): T {
+  try {
+    return conform(value);
+  } catch (err) {
+    throw new Error(`invalid answer from the port service: ${errorMessage(err)}`);
+  }
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[]): Promise<void> {
+  try {
+    const reply = await dispatch(req, routes);
+    send(res, reply.status, reply.json === undefined ? '' : toGoJSON(reply.json));
+  } catch (err) {
+    sendError(res, err);
+  }
+}
+
+function dispatch(req: IncomingMessage, routes: Route[]): Promise<Reply> {
+  const path = requestPath(req.url ?? '');
+  const method = req.method ?? '';
+  for (const route of routes) {
+    const match = route.path.exec(path);
+    if (!match) continue;
+    if (!Object.hasOwn(route.methods, method)) {
+      const allow = Object.keys(route.methods).join(', ');
+      throw new HttpError(405, `method ${method} not allowed on ${path} (allowed: ${allow})`, { Allow: allow });
+    }
+    return route.methods[method]!(req, match.slice(1));
+  }
+  throw new HttpError(404, `not found: ${path}`);
+}
+
+/** The path of an origin-form ("/v1/info?x") or absolute-form ("http://any/v1/info") target; host and query are ignored. */
+function requestPath(target: string): string {
+  try {
+    return new URL(target.startsWith('/') ? `http://api${target}` : target).pathname;
+  } catch {
+    throw new HttpError(400, `invalid request target: ${JSON.stringify(target)}`);
+  }
+}
+
+function parsePortId(text: string): number {
+  const id = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(id)) throw new HttpError(400, `bad id ${JSON.stringify(text)}: expected a port ID (an integer)`);
+  return id;
+}
+
+function payloadTooLarge(): HttpError {
+  // Close the connection: the rest of the body is never read.
+  return new HttpError(413, `request body too large (limit ${MAX_BODY_BYTES} bytes)`, { Connection: 'close' });
+}
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  if (Number(req.headers['content-length']) > MAX_BODY_BYTES) throw payloadTooLarge();
+  const text = (await readBody(req)).toString('utf8');
+  if (text.trim() === '') throw new HttpError(400, 'empty request body: expected a PortSpec JSON object');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, `invalid JSON in request body: ${errorMessage(err)}`);
+  }
+}
+
+/** Reads at most MAX_BODY_BYTES; beyond that it stops reading (no unbounded buffering) and fails with 413. */
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.off('data', onData);
+        req.pause();
+        reject(payloadTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: OutgoingHttpHeaders = {}): void {
+  const type: OutgoingHttpHeaders = body ? { 'Content-Type': 'application/json' } : {};
+  res.writeHead(status, { ...type, ...headers, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** `{"message": ...}` plus a newline, like RootlessKit's json.Encoder. */
+function sendError(res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const status = err instanceof HttpError ? err.status : err instanceof UserError ? 400 : 500;
+  const headers = err instanceof HttpError ? err.headers : {};
+  send(res, status, `${toGoJSON({ message: errorMessage(err) })}\n`, headers);
+}

@@ -1,0 +1,318 @@
+#!/usr/bin/env node
+/** nsgatectl: rootlessctl's commands and output, against nsgate's (or RootlessKit's) api.sock. */
+import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '../api/client.js';
+import { toGoJSON } from '../api/schema.js';
+import type { ApiInfo } from '../api/types.js';
+import { UserError, errorMessage } from '../errors.js';
+import { parsePortSpec } from '../port/spec.js';
+import type { PortSpec, PortStatus } from '../port/types.js';
+import { VERSION } from '../version.js';
+
+export type CommandName = 'list-ports' | 'add-ports' | 'remove-ports' | 'info';
+
+export type Command =
+  | { name: 'list-ports'; json: boolean }
+  | { name: 'add-ports'; json: boolean; specs: PortSpec[] }
+  | { name: 'remove-ports'; ids: number[] }
+  | { name: 'info'; json: boolean };
+
+/** What the command line asks for. */
+export type Invocation =
+  | { action: 'help'; command?: CommandName }
+  | { action: 'version' }
+  | { action: 'run'; socket: string | undefined; debug: boolean; command: Command };
+
+export interface Writer {
+  write(text: string): unknown;
+}
+
+export interface Io {
+  stdout: Writer;
+  stderr: Writer;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+interface CommandDoc {
+  usage: string;
+  argsUsage: string;
+  description?: string;
+  hasJson: boolean;
+}
+
+const COMMANDS: Readonly<Record<CommandName, CommandDoc>> = {
+  'list-ports': { usage: 'List ports', argsUsage: '[flags]', hasJson: true },
+  'add-ports': {
+    usage: 'Add ports',
+    argsUsage: '[flags] PARENTIP:PARENTPORT[:CHILDIP]:CHILDPORT/PROTO [PARENTIP:PARENTPORT[:CHILDIP]:CHILDPORT/PROTO...]',
+    description: 'Add exposed ports. The port spec is similar to `docker run -p`. e.g. "127.0.0.1:8080:80/tcp".',
+    hasJson: true,
+  },
+  'remove-ports': { usage: 'Remove ports', argsUsage: '[flags] ID [ID...]', hasJson: false },
+  info: { usage: 'Show info', argsUsage: '[flags]', hasJson: true },
+};
+
+const COMMAND_LIST = `commands: ${Object.keys(COMMANDS).join(', ')}, help`;
+
+function isCommandName(name: string): name is CommandName {
+  return Object.hasOwn(COMMANDS, name);
+}
+
+function commandName(name: string): CommandName {
+  if (!isCommandName(name)) throw new UserError(`unknown command ${JSON.stringify(name)} (${COMMAND_LIST})`);
+  return name;
+}
+
+/** `--name=value`, `--name` or Go's single-dash `-name` → [name, inline value]. */
+function splitFlag(arg: string): [string, string | undefined] {
+  const body = arg.replace(/^--?/, '');
+  const eq = body.indexOf('=');
+  return eq < 0 ? [body, undefined] : [body.slice(0, eq), body.slice(eq + 1)];
+}
+
+/** A boolean flag, bare or as Go's `--flag=true|false`. */
+function boolFlag(arg: string, inline: string | undefined): boolean {
+  if (inline === undefined || inline === 'true') return true;
+  if (inline === 'false') return false;
+  throw new UserError(`invalid value for ${arg}: expected true or false`);
+}
+
+/** Parses the arguments after the program name. Pure: throws UserError on bad usage. */
+export function parseArgs(argv: readonly string[]): Invocation {
+  let socket: string | undefined;
+  let debug = false;
+  let i = 0;
+  for (; i < argv.length && argv[i]!.startsWith('-'); i++) {
+    const arg = argv[i]!;
+    const [name, inline] = splitFlag(arg);
+    switch (name) {
+      case 'socket':
+        socket = inline ?? argv[++i];
+        if (socket === undefined) throw new UserError('flag --socket needs a value: the path of api.sock');
+        break;
+      case 'debug':
+        debug = boolFlag(arg, inline);
+        break;
+      case 'help':
+      case 'h':
+        return { action: 'help' };
+      case 'version':
+      case 'v':
+        return { action: 'version' };
+      default:
+        throw new UserError(
+          `unknown flag ${JSON.stringify(arg)} (global flags: --socket PATH, --debug, --version, --help; ${COMMAND_LIST})`,
+        );
+    }
+  }
+  const [name, ...rest] = argv.slice(i);
+  if (name === undefined) return { action: 'help' };
+  if (name === 'help' || name === 'h') {
+    return rest[0] === undefined ? { action: 'help' } : { action: 'help', command: commandName(rest[0]) };
+  }
+  const command = commandName(name);
+  const parsed = parseCommand(command, rest);
+  return parsed === 'help' ? { action: 'help', command } : { action: 'run', socket, debug, command: parsed };
+}
+
+/** A command's flags (anywhere before `--`) and operands; 'help' for --help. */
+function parseCommand(name: CommandName, args: readonly string[]): Command | 'help' {
+  let json = false;
+  const operands: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') {
+      operands.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('-')) {
+      operands.push(arg);
+      continue;
+    }
+    const [flag, inline] = splitFlag(arg);
+    if (flag === 'help' || flag === 'h') return 'help';
+    if (flag !== 'json' || !COMMANDS[name].hasJson) {
+      const flags = COMMANDS[name].hasJson ? '--json, --help' : '--help';
+      throw new UserError(`unknown flag ${JSON.stringify(arg)} for ${name} (its flags: ${flags})`);
+    }
+    json = boolFlag(arg, inline);
+  }
+  switch (name) {
+    case 'list-ports':
+    case 'info':
+      if (operands.length > 0) throw new UserError(`${name} takes no arguments, got ${JSON.stringify(operands[0])}`);
+      return { name, json };
+    case 'add-ports':
+      if (operands.length === 0) throw new UserError('no port specified');
+      return { name, json, specs: operands.map((spec) => parsePortSpec(spec)) };
+    case 'remove-ports':
+      if (operands.length === 0) throw new UserError('no ID specified');
+      return { name, ids: operands.map(parsePortId) };
+  }
+}
+
+function parsePortId(text: string): number {
+  const id = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(id)) throw new UserError(`invalid port ID ${JSON.stringify(text)}: expected an integer`);
+  return id;
+}
+
+/** `--socket`, else `$ROOTLESSKIT_STATE_DIR/api.sock` (an empty value counts as unset, as in rootlessctl). */
+export function resolveSocket(socket: string | undefined, env: Io['env']): string {
+  if (socket) return socket;
+  const stateDir = env['ROOTLESSKIT_STATE_DIR'];
+  if (!stateDir) throw new UserError('please specify --socket or set $ROOTLESSKIT_STATE_DIR');
+  return join(stateDir, 'api.sock');
+}
+
+/** Runs nsgatectl; returns the exit code. */
+export async function main(argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  try {
+    const invocation = parseArgs(argv);
+    switch (invocation.action) {
+      case 'help':
+        io.stdout.write(invocation.command ? commandHelp(invocation.command) : appHelp());
+        break;
+      case 'version':
+        io.stdout.write(`nsgatectl version ${VERSION}\n`);
+        break;
+      case 'run': {
+        const log = invocation.debug ? (line: string) => io.stderr.write(`debug: ${line}\n`) : undefined;
+        const client = new ApiClient(resolveSocket(invocation.socket, io.env), { log });
+        await run(invocation.command, client, io.stdout);
+      }
+    }
+    return 0;
+  } catch (err) {
+    io.stderr.write(`error: ${errorMessage(err)}\n`);
+    return 1;
+  }
+}
+
+async function run(command: Command, client: ApiClient, out: Writer): Promise<void> {
+  switch (command.name) {
+    case 'list-ports': {
+      const ports = await client.listPorts();
+      out.write(command.json ? ports.map(jsonLine).join('') : portTable(ports));
+      return;
+    }
+    case 'add-ports':
+      for (const spec of command.specs) {
+        const status = await client.addPort(spec);
+        out.write(command.json ? jsonLine(status) : `${status.id}\n`);
+      }
+      return;
+    case 'remove-ports':
+      for (const id of command.ids) {
+        await client.removePort(id);
+        out.write(`${id}\n`);
+      }
+      return;
+    case 'info': {
+      const info = await client.info();
+      out.write(command.json ? `${toGoJSON(info, '    ')}\n` : infoText(info));
+    }
+  }
+}
+
+function jsonLine(status: PortStatus): string {
+  return `${toGoJSON(status)}\n`;
+}
+
+function portTable(ports: readonly PortStatus[]): string {
+  const header = ['ID', 'PROTO', 'PARENTIP', 'PARENTPORT', 'CHILDIP', 'CHILDPORT'];
+  const rows = ports.map(({ id, spec }) => [
+    String(id),
+    spec.proto,
+    spec.parentIP ?? '',
+    String(spec.parentPort),
+    spec.childIP ?? '',
+    String(spec.childPort),
+  ]);
+  return formatTable([header, ...rows]);
+}
+
+/**
+ * Go's `tabwriter.NewWriter(w, 4, 8, 4, ' ', 0)` with every cell tab-terminated, as rootlessctl
+ * prints it: each column as wide as its widest cell plus 4 (at least 4), trailing spaces kept.
+ */
+function formatTable(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(4, ...rows.map((row) => row[column]!.length + 4)));
+  return rows.map((row) => `${row.map((cell, column) => cell.padEnd(widths[column]!)).join('')}\n`).join('');
+}
+
+/** Go's `%v` of a string slice. */
+function goList(items: readonly string[]): string {
+  return `[${items.join(' ')}]`;
+}
+
+function infoText(info: ApiInfo): string {
+  const lines = [
+    `- REST API version: ${info.apiVersion}`,
+    `- Implementation version: ${info.version}`,
+    `- State Directory: ${info.stateDir}`,
+    `- Child PID: ${info.childPID}`,
+  ];
+  const { networkDriver: net, portDriver: port } = info;
+  if (net) {
+    lines.push(`- Network Driver: ${net.driver}`, `  - DNS: ${goList(net.dns ?? [])}`);
+    if (net.childIP) lines.push(`  - IP: ${net.childIP}`);
+  }
+  if (port) lines.push(`- Port Driver: ${port.driver}`, `  - Supported protocols: ${goList(port.protos)}`);
+  return lines.map((line) => `${line}\n`).join('');
+}
+
+/** Help in urfave/cli's layout, as rootlessctl prints it. */
+function appHelp(): string {
+  const entries: [string, string][] = [
+    ...Object.entries(COMMANDS).map(([name, doc]): [string, string] => [name, doc.usage]),
+    ['help, h', 'Shows a list of commands or help for one command'],
+  ];
+  return `NAME:
+   nsgatectl - nsgate API client (RootlessKit-compatible)
+
+USAGE:
+   nsgatectl [global options] command [command options] [arguments...]
+
+VERSION:
+   ${VERSION}
+
+COMMANDS:
+${optionLines(entries)}
+GLOBAL OPTIONS:
+${optionLines([
+  ['--debug', 'debug mode: log each API request to stderr (default: false)'],
+  ['--socket value', 'Path to api.sock (under the "nsgate --state-dir" directory), defaults to $ROOTLESSKIT_STATE_DIR/api.sock'],
+  ['--help, -h', 'show help (default: false)'],
+  ['--version, -v', 'print the version (default: false)'],
+])}`;
+}
+
+function commandHelp(name: CommandName): string {
+  const doc = COMMANDS[name];
+  const description = doc.description ? `\nDESCRIPTION:\n   ${doc.description}\n` : '';
+  const flags: [string, string][] = doc.hasJson ? [['--json', 'Prints as JSON (default: false)']] : [];
+  return `NAME:
+   nsgatectl ${name} - ${doc.usage}
+
+USAGE:
+   nsgatectl ${name} [command options] ${doc.argsUsage}
+${description}
+OPTIONS:
+${optionLines([...flags, ['--help, -h', 'show help (default: false)']])}`;
+}
+
+/** Indented two-column lines, the first column padded to its widest entry plus two. */
+function optionLines(entries: readonly [string, string][]): string {
+  const width = Math.max(...entries.map(([name]) => name.length)) + 2;
+  return entries.map(([name, text]) => `   ${name.padEnd(width)}${text}\n`).join('');
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  return script !== undefined && realpathSync(script) === fileURLToPath(import.meta.url);
+}
+
+if (isEntryPoint()) process.exitCode = await main(process.argv.slice(2));

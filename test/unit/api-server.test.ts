@@ -1,0 +1,358 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { startApiServer, type ApiServer, type ApiServerOptions } from '../../src/api/server.js';
+import { API_VERSION, type ApiInfo, type PortService } from '../../src/api/types.js';
+import { UserError } from '../../src/errors.js';
+import type { PortSpec, PortStatus } from '../../src/port/types.js';
+
+const ROOTLESSCTL = '/usr/bin/rootlessctl';
+
+/** An in-memory port service with RootlessKit's messages; `failure` makes the next call throw it. */
+class FakePorts implements PortService {
+  private readonly ports = new Map<number, PortSpec>();
+  private nextId = 1;
+  failure: Error | undefined;
+
+  list(): PortStatus[] {
+    this.throwFailure();
+    return [...this.ports].map(([id, spec]) => ({ id, spec }));
+  }
+
+  async add(spec: PortSpec): Promise<PortStatus> {
+    this.throwFailure();
+    for (const [id, other] of this.ports) {
+      if (other.proto === spec.proto && other.parentIP === spec.parentIP && other.parentPort === spec.parentPort) {
+        throw new UserError(`conflict with ID ${id}`);
+      }
+    }
+    const id = this.nextId++;
+    this.ports.set(id, spec);
+    return { id, spec };
+  }
+
+  async remove(id: number): Promise<void> {
+    this.throwFailure();
+    if (!this.ports.delete(id)) throw new UserError(`unknown id: ${id}`);
+  }
+
+  private throwFailure(): void {
+    const failure = this.failure;
+    this.failure = undefined;
+    if (failure) throw failure;
+  }
+}
+
+const INFO: ApiInfo = {
+  apiVersion: API_VERSION,
+  version: '0.1.0',
+  stateDir: '/run/user/1000/nsgate',
+  childPID: 4242,
+  // dns [] and dynamicChildIP false are Go zero values: they must not be sent.
+  networkDriver: { driver: 'slirp4netns', dns: [], childIP: '10.0.2.100', dynamicChildIP: false },
+  portDriver: { driver: 'builtin', protos: ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6'] },
+};
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function request(socketPath: string, method: string, path: string, body?: string | Buffer, headers: http.OutgoingHttpHeaders = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Writes `text` on a raw connection and returns everything the server sends until it closes. */
+function rawExchange(socketPath: string, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(socketPath, () => socket.write(text));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString()));
+    socket.on('error', reject);
+  });
+}
+
+function assertJsonError(answer: Answer, status: number, message: string | RegExp): void {
+  assert.equal(answer.status, status, answer.body);
+  assert.equal(answer.headers['content-type'], 'application/json');
+  assert.ok(answer.body.endsWith('}\n'), 'error bodies end with a newline, like Go’s json.Encoder');
+  const parsed = JSON.parse(answer.body) as { message: string };
+  assert.deepEqual(Object.keys(parsed), ['message']);
+  if (typeof message === 'string') assert.equal(parsed.message, message);
+  else assert.match(parsed.message, message);
+}
+
+async function withServer(opts: Omit<ApiServerOptions, 'socketPath'>, fn: (socketPath: string, dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'nsgate-api-test-'));
+  const socketPath = join(dir, 'api.sock');
+  const server = await startApiServer({ socketPath, ...opts });
+  try {
+    await fn(socketPath, dir);
+  } finally {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('API server with a port service', () => {
+  let dir: string;
+  let socketPath: string;
+  let server: ApiServer;
+  let ports: FakePorts;
+  const call = (method: string, path: string, body?: string | Buffer, headers?: http.OutgoingHttpHeaders): Promise<Answer> =>
+    request(socketPath, method, path, body, headers);
+  const add = (spec: object): Promise<Answer> => call('POST', '/v1/ports', JSON.stringify(spec));
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'nsgate-api-test-'));
+    socketPath = join(dir, 'api.sock');
+    ports = new FakePorts();
+    server = await startApiServer({ socketPath, info: () => INFO, ports });
+  });
+  afterEach(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the socket is mode 0600 and alone in its directory; close removes it', async () => {
+    const info = await stat(socketPath);
+    assert.ok(info.isSocket());
+    assert.equal(info.mode & 0o777, 0o600);
+    assert.deepEqual(await readdir(dir), ['api.sock']);
+    await server.close();
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  test('GET /v1/info: 200, JSON in RootlessKit’s field order, empty optional fields absent', async () => {
+    const answer = await call('GET', '/v1/info');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['content-type'], 'application/json');
+    assert.equal(
+      answer.body,
+      '{"apiVersion":"1.1.1","version":"0.1.0","stateDir":"/run/user/1000/nsgate","childPID":4242,' +
+        '"networkDriver":{"driver":"slirp4netns","childIP":"10.0.2.100"},' +
+        '"portDriver":{"driver":"builtin","protos":["tcp","tcp4","tcp6","udp","udp4","udp6"]}}',
+    );
+  });
+
+  test('the host and the query are ignored, absolute-form targets work', async () => {
+    assert.equal((await call('GET', '/v1/info?verbose=1', undefined, { Host: 'anything' })).status, 200);
+    const raw = await rawExchange(socketPath, 'GET http://rootlesskit/v1/info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+  });
+
+  test('GET /v1/ports: 200 with [] when empty', async () => {
+    const answer = await call('GET', '/v1/ports');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['content-type'], 'application/json');
+    assert.equal(answer.body, '[]');
+  });
+
+  test('POST /v1/ports: 201 {id, spec}, fields in Go order, optional fields absent; then listed', async () => {
+    const first = await add({ childIP: '::1', childPort: 80, parentPort: 8080, parentIP: '127.0.0.1', proto: 'tcp' });
+    assert.equal(first.status, 201);
+    assert.equal(first.headers['content-type'], 'application/json');
+    assert.equal(first.body, '{"id":1,"spec":{"proto":"tcp","parentIP":"127.0.0.1","parentPort":8080,"childPort":80,"childIP":"::1"}}');
+    // Unknown fields are ignored and null / "" count as not given, as with Go's decoder.
+    const second = await add({ proto: 'udp', parentPort: 5353, childPort: 53, parentIP: '', childIP: null, counters: { rx: 1 } });
+    assert.equal(second.status, 201);
+    assert.equal(second.body, '{"id":2,"spec":{"proto":"udp","parentPort":5353,"childPort":53}}');
+    const list = await call('GET', '/v1/ports');
+    assert.equal(list.status, 200);
+    assert.equal(list.body, `[${first.body},${second.body}]`);
+  });
+
+  test('POST /v1/ports: a UserError from the service is a 400 with its message', async () => {
+    await add({ proto: 'tcp', parentPort: 8080, childPort: 80 });
+    assertJsonError(await add({ proto: 'tcp', parentPort: 8080, childPort: 81 }), 400, 'conflict with ID 1');
+  });
+
+  test('POST /v1/ports: wrong JSON types and unknown protos are 400s naming the field', async () => {
+    const cases: [object, string | RegExp][] = [
+      [{ proto: 'tcp', parentPort: '80', childPort: 80 }, 'parentPort: expected an integer, got "80"'],
+      [{ proto: 'tcp', parentPort: 80.5, childPort: 80 }, 'parentPort: expected an integer, got 80.5'],
+      [{ proto: 'tcp', parentPort: 8080, childPort: true }, 'childPort: expected an integer, got true'],
+      [{ proto: 'tcp', parentPort: 8080, childPort: 80, parentIP: 127 }, 'parentIP: expected a string, got 127'],
+      [{ proto: 'tcp', parentPort: 8080, childPort: 80, childIP: ['::1'] }, 'childIP: expected a string, got an array'],
+      [{ proto: 'foo', parentPort: 8080, childPort: 80 }, /^proto: expected one of tcp, tcp4, tcp6, udp, udp4, udp6, sctp, sctp4, sctp6, got "foo"$/],
+      [{ proto: 'tcp', parentPort: 8080 }, 'childPort: required field is missing'],
+      [{ proto: 'tcp', parentPort: 70000, childPort: 80 }, /parentPort/],
+      [{ proto: 'tcp6', parentIP: '127.0.0.1', parentPort: 8080, childPort: 80 }, /parentIP/],
+    ];
+    for (const [spec, message] of cases) assertJsonError(await add(spec), 400, message);
+    assert.equal((await call('GET', '/v1/ports')).body, '[]');
+  });
+
+  test('POST /v1/ports: invalid JSON, an empty body or a non-object is a 400', async () => {
+    assertJsonError(await call('POST', '/v1/ports', '{bad'), 400, /^invalid JSON in request body: /);
+    assertJsonError(await call('POST', '/v1/ports', '{"proto":"tcp","parentPort":8080,"childPort":80} junk'), 400, /^invalid JSON/);
+    assertJsonError(await call('POST', '/v1/ports', ''), 400, /^empty request body/);
+    assertJsonError(await call('POST', '/v1/ports', '[]'), 400, 'body: expected a JSON object, got an array');
+    assertJsonError(await call('POST', '/v1/ports', 'null'), 400, 'body: expected a JSON object, got null');
+  });
+
+  test('POST /v1/ports: a 100 KiB body is a 413, with or without Content-Length, and the server goes on', async () => {
+    const big = Buffer.alloc(100 * 1024, ' ');
+    assertJsonError(await call('POST', '/v1/ports', big), 413, /too large/);
+    assertJsonError(await call('POST', '/v1/ports', big, { 'Transfer-Encoding': 'chunked' }), 413, /too large/);
+    assert.equal((await add({ proto: 'tcp', parentPort: 8080, childPort: 80 })).status, 201);
+  });
+
+  test('DELETE /v1/ports/{id}: 200 with no body and no Content-Type, like RootlessKit', async () => {
+    await add({ proto: 'tcp', parentPort: 8080, childPort: 80 });
+    const answer = await call('DELETE', '/v1/ports/1');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['content-type'], undefined);
+    assert.equal(answer.headers['content-length'], '0');
+    assert.equal(answer.body, '');
+    assert.equal((await call('GET', '/v1/ports')).body, '[]');
+  });
+
+  test('DELETE /v1/ports/{id}: an unknown or non-numeric id is a 400', async () => {
+    assertJsonError(await call('DELETE', '/v1/ports/1'), 400, 'unknown id: 1');
+    assertJsonError(await call('DELETE', '/v1/ports/abc'), 400, /^bad id "abc"/);
+    assertJsonError(await call('DELETE', '/v1/ports/-1'), 400, /^bad id "-1"/);
+    assertJsonError(await call('DELETE', '/v1/ports/99999999999999999999'), 400, /^bad id/);
+  });
+
+  test('unknown routes are 404s', async () => {
+    for (const path of ['/', '/v1', '/v1/nope', '/v1/info/', '/v1/ports/', '/v1/ports/1/x', '/v2/info', '//v1/info']) {
+      assertJsonError(await call('GET', path), 404, `not found: ${path}`);
+    }
+  });
+
+  test('a wrong method on a known route is a 405 with an Allow header', async () => {
+    const cases: [string, string, string][] = [
+      ['PUT', '/v1/ports', 'GET, POST'],
+      ['POST', '/v1/info', 'GET'],
+      ['HEAD', '/v1/info', 'GET'],
+      ['GET', '/v1/ports/1', 'DELETE'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const answer = await call(method, path);
+      assert.equal(answer.status, 405, `${method} ${path}`);
+      assert.equal(answer.headers['allow'], allow);
+      if (method !== 'HEAD') assertJsonError(answer, 405, new RegExp(`^method ${method} not allowed`));
+    }
+  });
+
+  test('unexpected errors are 500s with the message, and the server stays up', async () => {
+    ports.failure = new Error('driver exploded');
+    assertJsonError(await call('GET', '/v1/ports'), 500, 'driver exploded');
+    ports.failure = new Error('boom');
+    assertJsonError(await add({ proto: 'tcp', parentPort: 8080, childPort: 80 }), 500, 'boom');
+    assert.equal((await call('GET', '/v1/ports')).status, 200);
+  });
+
+  test('malformed HTTP gets a 400 and the connection closed; the server stays up', async () => {
+    for (const garbage of ['HELLO\r\n\r\n', 'GET /v1/info HTTP/9.9\r\n\r\n', 'GET /v1/info HTTP/1.1\r\nBad Header\r\n\r\n', '\x00\x01\x02\r\n\r\n']) {
+      assert.match(await rawExchange(socketPath, garbage), /^HTTP\/1\.1 400 /, JSON.stringify(garbage));
+    }
+    assert.equal((await call('GET', '/v1/info')).status, 200);
+  });
+
+  test('a client that sends half a request is dropped', { timeout: 15_000 }, async () => {
+    const started = Date.now();
+    const answer = await rawExchange(socketPath, 'GET /v1/info HTTP/1.1\r\nHost: x\r\n');
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.ok(Date.now() - started < 8_000);
+  });
+});
+
+describe('API server without a port driver', () => {
+  test('every ports route answers 400 with RootlessKit’s message; info still works', async () => {
+    await withServer({ info: () => ({ ...INFO, portDriver: undefined }), ports: null }, async (socketPath) => {
+      const info = await request(socketPath, 'GET', '/v1/info');
+      assert.equal(info.status, 200);
+      assert.equal('portDriver' in JSON.parse(info.body), false);
+      assertJsonError(await request(socketPath, 'GET', '/v1/ports'), 400, 'no PortDriver is available');
+      assertJsonError(await request(socketPath, 'POST', '/v1/ports', '{}'), 400, 'no PortDriver is available');
+      assertJsonError(await request(socketPath, 'DELETE', '/v1/ports/1'), 400, 'no PortDriver is available');
+      assert.equal((await request(socketPath, 'PUT', '/v1/ports')).status, 405);
+    });
+  });
+
+  test('noPortsMessage replaces the message', async () => {
+    await withServer({ info: () => INFO, ports: null, noPortsMessage: 'no port driver (--port-driver=none)' }, async (socketPath) => {
+      assertJsonError(await request(socketPath, 'GET', '/v1/ports'), 400, 'no port driver (--port-driver=none)');
+    });
+  });
+});
+
+describe('the real rootlessctl against our server', { skip: existsSync(ROOTLESSCTL) ? false : `${ROOTLESSCTL} is not installed` }, () => {
+  const rootlessctl = async (socketPath: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(ROOTLESSCTL, ['--socket', socketPath, ...args]);
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const { code, stdout, stderr } = err as { code: number; stdout: string; stderr: string };
+      return { code, stdout, stderr };
+    }
+  };
+
+  test('add-ports, list-ports, remove-ports, info, and errors', async () => {
+    await withServer({ info: () => INFO, ports: new FakePorts() }, async (socketPath) => {
+      const run = (...args: string[]) => rootlessctl(socketPath, ...args);
+      assert.deepEqual(await run('add-ports', '127.0.0.1:8080:80/tcp', '[::1]:8443:[::1]:443/tcp6'), { code: 0, stdout: '1\n2\n', stderr: '' });
+      assert.deepEqual(await run('add-ports', '--json', ':5353:10.0.2.100:53/udp'), {
+        code: 0,
+        stdout: '{"id":3,"spec":{"proto":"udp","parentPort":5353,"childPort":53,"childIP":"10.0.2.100"}}\n',
+        stderr: '',
+      });
+      assert.deepEqual(await run('list-ports'), {
+        code: 0,
+        stdout:
+          'ID    PROTO    PARENTIP     PARENTPORT    CHILDIP       CHILDPORT    \n' +
+          '1     tcp      127.0.0.1    8080                        80           \n' +
+          '2     tcp6     ::1          8443          ::1           443          \n' +
+          '3     udp                   5353          10.0.2.100    53           \n',
+        stderr: '',
+      });
+      assert.equal(
+        (await run('list-ports', '--json')).stdout,
+        '{"id":1,"spec":{"proto":"tcp","parentIP":"127.0.0.1","parentPort":8080,"childPort":80}}\n' +
+          '{"id":2,"spec":{"proto":"tcp6","parentIP":"::1","parentPort":8443,"childPort":443,"childIP":"::1"}}\n' +
+          '{"id":3,"spec":{"proto":"udp","parentPort":5353,"childPort":53,"childIP":"10.0.2.100"}}\n',
+      );
+      assert.deepEqual(await run('add-ports', '127.0.0.1:8080:81/tcp'), { code: 1, stdout: '', stderr: 'error: conflict with ID 1\n' });
+      assert.deepEqual(await run('remove-ports', '1', '9'), { code: 1, stdout: '1\n', stderr: 'error: unknown id: 9\n' });
+      assert.deepEqual(await run('remove-ports', '2', '3'), { code: 0, stdout: '2\n3\n', stderr: '' });
+      assert.equal((await run('list-ports')).stdout, 'ID    PROTO    PARENTIP    PARENTPORT    CHILDIP    CHILDPORT    \n');
+      assert.deepEqual(await run('info'), {
+        code: 0,
+        stdout:
+          '- REST API version: 1.1.1\n- Implementation version: 0.1.0\n- State Directory: /run/user/1000/nsgate\n' +
+          '- Child PID: 4242\n- Network Driver: slirp4netns\n  - DNS: []\n  - IP: 10.0.2.100\n' +
+          '- Port Driver: builtin\n  - Supported protocols: [tcp tcp4 tcp6 udp udp4 udp6]\n',
+        stderr: '',
+      });
+      const infoJson = await run('info', '--json');
+      assert.equal(infoJson.code, 0);
+      assert.equal(infoJson.stdout, `${JSON.stringify(JSON.parse((await request(socketPath, 'GET', '/v1/info')).body), null, 4)}\n`);
+    });
+  });
+
+  test('without a port driver it reports the server’s message', async () => {
+    await withServer({ info: () => INFO, ports: null }, async (socketPath) => {
+      assert.deepEqual(await rootlessctl(socketPath, 'list-ports'), { code: 1, stdout: '', stderr: 'error: no PortDriver is available\n' });
+    });
+  });
+});
