@@ -82,6 +82,9 @@ export async function startHelper(ctx: NetworkContext, spec: HelperSpec): Promis
   const [command, ...args] = spec.argv;
   const proc = spawn(command!, args, {
     stdio: ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(spec.extraPipes).fill('pipe')],
+    // A session of its own: a Ctrl-C (or `timeout`) aimed at nsgate's process group must not kill the helper
+    // under COMMAND; nsgate stops it itself, and it dies with nsgate (exit fd, parent-death signal).
+    detached: true,
   });
   const tail = collectOutput(proc, spec, ctx.debug);
   const exited = exitReason(proc, spec.name, tail);

@@ -1,0 +1,41 @@
+/**
+ * Messages on the IPC channel between the parent and the child (the node process in the new namespaces).
+ * The channel also carries the builtin port driver's connect requests; the answers bring sockets.
+ */
+
+/** What the child needs to prepare its namespaces. */
+export interface ChildSetup {
+  /** Bring `lo` up: the child has its own network namespace. */
+  loopback: boolean;
+  copyUp: string[];
+  /** Where the child may mount its private scratch tmpfs (inside the state dir). */
+  scratchDir: string;
+  /** Where the child may write the resolv.conf it bind-mounts over /etc/resolv.conf (inside the state dir). */
+  resolvConf: string;
+}
+
+/** What the child needs to run COMMAND. */
+export interface ChildRun {
+  command: string[];
+  env: Record<string, string>;
+  /** Nameserver for the child's /etc/resolv.conf, when the network driver provides one. */
+  dns?: string;
+}
+
+export type ParentMessage =
+  | { t: 'setup'; setup: ChildSetup }
+  | { t: 'run'; run: ChildRun }
+  | { t: 'signal'; signal: NodeJS.Signals }
+  | { t: 'dial'; id: number; host: string; port: number }
+  | { t: 'udp'; id: number; family: 4 | 6 };
+
+export type ChildMessage =
+  /** The child is in its namespaces and waits for its id maps. */
+  | { t: 'hello' }
+  | { t: 'ready' }
+  | { t: 'failed'; message: string }
+  | { t: 'started'; pid: number }
+  | { t: 'exited'; code: number }
+  /** Answer to `dial` or `udp`: the socket travels as the message's handle. */
+  | { t: 'socket'; id: number }
+  | { t: 'socket-error'; id: number; code: string; message: string };

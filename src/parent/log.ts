@@ -1,0 +1,14 @@
+/** nsgate's own lines on stderr, kept apart from COMMAND's output by their prefix. */
+export interface Log {
+  debug(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+export function createLog(debug: boolean): Log {
+  return {
+    debug: debug ? (msg) => process.stderr.write(`nsgate: debug: ${msg}\n`) : () => {},
+    warn: (msg) => process.stderr.write(`nsgate: warning: ${msg}\n`),
+    error: (msg) => process.stderr.write(`nsgate: error: ${msg}\n`),
+  };
+}
