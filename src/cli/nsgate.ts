@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+/** `nsgate [flags] COMMAND [ARGS...]`: RootlessKit's launcher, flag for flag. */
+import { UserError, errorMessage } from '../errors.js';
+import { launch } from '../parent/launch.js';
+import { createLog } from '../parent/log.js';
+import { VERSION } from '../version.js';
+import { parseLaunchArgs } from './launch-flags.js';
+
+async function main(argv: string[]): Promise<number> {
+  const cmd = parseLaunchArgs(argv, process.env);
+  if (cmd.kind === 'help') {
+    process.stdout.write(cmd.text);
+    return 0;
+  }
+  if (cmd.kind === 'version') {
+    process.stdout.write(`nsgate version ${VERSION}\n`);
+    return 0;
+  }
+  return launch(cmd.options, createLog(cmd.options.debug));
+}
+
+main(process.argv.slice(2)).then(
+  (status) => process.exit(status),
+  (err: unknown) => {
+    process.stderr.write(`nsgate: error: ${errorMessage(err)}\n`);
+    if (!(err instanceof UserError) && process.argv.includes('--debug')) console.error(err);
+    process.exit(1);
+  },
+);

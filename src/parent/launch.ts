@@ -1,0 +1,148 @@
+import { writeFileSync } from 'node:fs';
+import { startApiServer } from '../api/server.js';
+import { API_VERSION, type ApiInfo } from '../api/types.js';
+import { networkDriver } from '../network/driver.js';
+import type { LaunchOptions } from '../options.js';
+import { PortManager } from '../port/manager.js';
+import { createPortDriver, networkArgsFor } from '../port/drivers/index.js';
+import { formatPortSpec } from '../port/spec.js';
+import { VERSION } from '../version.js';
+import { Child } from './child.js';
+import { writeIdMaps } from './idmap.js';
+import type { Log } from './log.js';
+import { openStateDir } from './state-dir.js';
+import { exitStatus } from '../exit-status.js';
+import { UserError } from '../errors.js';
+
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+export const NO_PORTS_MESSAGE =
+  'no port driver is available: nsgate was started with --port-driver=none; start it with --port-driver=builtin to publish ports';
+
+/** Undo steps, run last-in first-out whatever happens. */
+class Cleanup {
+  private readonly steps: Array<() => unknown> = [];
+  push(step: () => unknown): void {
+    this.steps.push(step);
+  }
+  async run(log: Log): Promise<void> {
+    for (const step of this.steps.reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        log.warn(`cleanup: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+/** A signal that arrived before COMMAND ran: launching stops, and nsgate exits as if killed by it. */
+class Interrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+  }
+}
+
+/**
+ * Run COMMAND in new namespaces with the network and ports asked for; resolve with its exit status.
+ * Everything started here is stopped and removed before it resolves or throws.
+ */
+export async function launch(options: LaunchOptions, log: Log): Promise<number> {
+  const cleanup = new Cleanup();
+  let child: Child | undefined;
+  let started = false;
+  let interrupt: (err: Interrupted) => void = () => {};
+  const interrupted = new Promise<never>((_, reject) => (interrupt = reject));
+  interrupted.catch(() => {});
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (started) child?.signal(signal);
+    else interrupt(new Interrupted(signal));
+  };
+  for (const sig of FORWARDED_SIGNALS) process.on(sig, onSignal);
+  cleanup.push(() => FORWARDED_SIGNALS.forEach((sig) => process.off(sig, onSignal)));
+  const step = <T>(p: Promise<T>): Promise<T> => Promise.race([p, interrupted]);
+
+  try {
+    if (options.detachNetns) throw new UserError('--detach-netns is not implemented by nsgate yet: run without it (COMMAND then runs inside the new network namespace)');
+    const state = openStateDir(options.stateDir);
+    cleanup.push(() => state.remove());
+    log.debug(`state dir ${state.path}`);
+
+    child = await step(Child.start(options, (pid) => writeIdMaps(pid, options.subidSource, log.warn)));
+    const running = child;
+    cleanup.push(async () => {
+      running.kill();
+      await running.exited;
+    });
+    writeFileSync(state.file('child_pid'), `${child.pid}`);
+
+    const netDriver = networkDriver(options.net, networkArgsFor(options));
+    const [network] = await step(
+      Promise.all([
+        netDriver?.start({ childPid: child.pid, stateDir: state.path, options, debug: log.debug }),
+        child.setup({
+          loopback: options.net !== 'host',
+          copyUp: options.copyUp,
+          scratchDir: state.file('copyup'),
+          resolvConf: state.file('resolv.conf'),
+        }),
+      ]),
+    );
+    if (network) cleanup.push(() => network.stop());
+
+    const portDriver = createPortDriver({ options, network, child: running });
+    const ports = portDriver ? new PortManager(portDriver) : null;
+    if (ports) cleanup.push(() => ports.closeAll());
+    const info = (): ApiInfo => ({
+      apiVersion: API_VERSION,
+      version: VERSION,
+      stateDir: state.path,
+      childPID: running.pid,
+      ...(network ? { networkDriver: network.info } : options.net === 'none' ? { networkDriver: { driver: 'none' } } : {}),
+      ...(portDriver ? { portDriver: portDriver.info() } : {}),
+    });
+    const api = await step(startApiServer({ socketPath: state.file('api.sock'), info, ports, noPortsMessage: NO_PORTS_MESSAGE }));
+    cleanup.push(() => api.close());
+
+    for (const spec of options.publish) {
+      const { id } = await step(ports!.add(spec));
+      log.debug(`published ${formatPortSpec(spec)} as port ${id}`);
+    }
+
+    await step(
+      child.run({
+        command: options.command,
+        env: commandEnv(state.path),
+        ...(network?.info.dns?.[0] ? { dns: network.info.dns[0] } : {}),
+      }),
+    );
+    started = true;
+    if (!network) return await child.exited;
+    let finished = false;
+    const helperDied = network.died.then(async (reason) => {
+      if (finished) return 0;
+      log.error(`${network.info.driver} died: ${reason}; stopping`);
+      running.kill();
+      await running.exited;
+      return 1;
+    });
+    const status = await Promise.race([child.exited, helperDied]);
+    finished = true;
+    return status;
+  } catch (err) {
+    if (err instanceof Interrupted) return exitStatus(null, err.signal);
+    throw err;
+  } finally {
+    await cleanup.run(log);
+  }
+}
+
+/** COMMAND's environment: ours, plus RootlessKit's variables so its tools find the API. */
+function commandEnv(stateDir: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  env.ROOTLESSKIT_STATE_DIR = stateDir;
+  env.ROOTLESSKIT_PARENT_EUID = String(process.geteuid!());
+  env.ROOTLESSKIT_PARENT_EGID = String(process.getegid!());
+  return env;
+}
