@@ -1,0 +1,168 @@
+/**
+ * End-to-end helpers: run nsgate (and other programs) as the unprivileged test user, collect output,
+ * and wait for things with deadlines. Run by test/run.ts, which sets NSGATE_E2E_DIR.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chownSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const E2E_DIR = process.env.NSGATE_E2E_DIR ?? process.cwd();
+export const NSGATE = join(E2E_DIR, 'dist/src/cli/nsgate.js');
+export const NSGATECTL = join(E2E_DIR, 'dist/src/cli/nsgatectl.js');
+export const FIXTURE = join(E2E_DIR, 'dist/test/e2e/fixtures/servers.js');
+export const IS_ROOT = process.getuid!() === 0;
+export const TEST_USER = 'nsgtest';
+
+function userId(name: string): { uid: number; gid: number; home: string } {
+  const [, , uid, gid, , home] = spawnSync('getent', ['passwd', name], { encoding: 'utf8' }).stdout.trim().split(':');
+  return { uid: Number(uid), gid: Number(gid), home: home! };
+}
+
+/** argv that runs cmd as `user` when we are root (CI), or as ourselves otherwise. */
+export function asUser(cmd: string, args: string[], user = TEST_USER): [string, string[]] {
+  if (!IS_ROOT) return [cmd, args];
+  return ['setpriv', [`--reuid=${user}`, `--regid=${user}`, '--init-groups', '--', cmd, ...args]];
+}
+
+/** A clean environment for the test user, as a login would give. */
+export function userEnv(user = TEST_USER, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  if (!IS_ROOT) return { ...process.env, ...extra };
+  const { home } = userId(user);
+  return { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: home, USER: user, LOGNAME: user, LANG: 'C.UTF-8', ...extra };
+}
+
+/** A fresh directory owned by the test user, for a --state-dir inside it. */
+export function userTempDir(user = TEST_USER): string {
+  const dir = mkdtempSync('/tmp/nsgate-test-');
+  if (IS_ROOT) {
+    const { uid, gid } = userId(user);
+    chownSync(dir, uid, gid);
+  }
+  return dir;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A running program with its output collected, and waits with deadlines. */
+export class Proc {
+  stdout = '';
+  stderr = '';
+  readonly exit: Promise<Exit>;
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.exit = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Wait until stdout matches; fails with both outputs after `ms`, or if the program exits first. */
+  async waitFor(pattern: RegExp, ms = 15_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    let exited = false;
+    void this.exit.then(() => (exited = true));
+    while (Date.now() < deadline) {
+      const m = this.stdout.match(pattern);
+      if (m) return m;
+      if (exited) break;
+      await sleep(20);
+    }
+    throw new Error(`no ${pattern} in stdout${exited ? ' (the program exited)' : ` within ${ms} ms`}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+  }
+
+  /** Exit within `ms`, or fail (and kill it). */
+  async exited(ms = 20_000): Promise<Exit> {
+    const timer = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`still running after ${ms} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`)), ms).unref(),
+    );
+    try {
+      return await Promise.race([this.exit, timer]);
+    } catch (err) {
+      this.child.kill('SIGKILL');
+      throw err;
+    }
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    this.child.kill(signal);
+  }
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  user?: string;
+  /** In a process group of its own, like a job a shell starts: `process.kill(-pid, sig)` reaches the whole group. */
+  detached?: boolean;
+}
+
+/** Start a program as the test user. */
+export function startAsUser(cmd: string, args: string[], opts: StartOptions = {}): Proc {
+  const [file, argv] = asUser(cmd, args, opts.user);
+  return new Proc(spawn(file, argv, { env: userEnv(opts.user, opts.env), stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false }));
+}
+
+/** Start `nsgate ARGS` as the test user. */
+export function nsgate(args: string[], opts: StartOptions = {}): Proc {
+  return startAsUser(process.execPath, [NSGATE, ...args], opts);
+}
+
+/** Run `nsgate ARGS` to completion. */
+export async function runNsgate(args: string[], ms = 30_000): Promise<Exit & { stdout: string; stderr: string }> {
+  const p = nsgate(args);
+  const exit = await p.exited(ms);
+  return { ...exit, stdout: p.stdout, stderr: p.stderr };
+}
+
+/** The fixture servers (test/e2e/fixtures/servers.ts) as a COMMAND for nsgate. */
+export function fixture(...args: string[]): string[] {
+  return [process.execPath, FIXTURE, ...args];
+}
+
+/** A host port that is free right now. */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Poll `check` until it returns true, or fail after `ms` with `what`. */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(25);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
+}
+
+/** Pids of the test user's processes (to prove nothing was left running). */
+export function userProcesses(user = TEST_USER): number[] {
+  const out = spawnSync('pgrep', ['-u', user], { encoding: 'utf8' }).stdout.trim();
+  return out ? out.split('\n').map(Number) : [];
+}
+
+/** Listening sockets on the host (`ss -lntu`): local "addr:port" strings. */
+export function hostListeners(): string[] {
+  const out = spawnSync('ss', ['-Hlntu'], { encoding: 'utf8' }).stdout;
+  return out.split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/)[4]!);
+}

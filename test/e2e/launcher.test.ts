@@ -1,0 +1,188 @@
+/** The launcher as a user meets it: namespaces, id maps, network drivers, copy-up, state dir, exit codes, signals. */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { eventually, nsgate, runNsgate, userProcesses, userTempDir } from './harness.js';
+
+const sh = (script: string) => ['sh', '-c', script];
+
+/** Leftover state dirs nsgate creates by default (the test user has no XDG_RUNTIME_DIR). */
+const defaultStateDirs = () => readdirSync('/tmp').filter((n) => n.startsWith('nsgate-') && !n.startsWith('nsgate-e2e') && !n.startsWith('nsgate-test'));
+
+describe('namespaces and exit codes', () => {
+  test('COMMAND runs as uid 0 with the caller mapped, in its own network namespace', async () => {
+    const r = await runNsgate(['--net=none', ...sh('id -u; id -g; cat /proc/self/uid_map; ip -o link show | cut -d: -f2')]);
+    assert.equal(r.code, 0, r.stderr);
+    const [uid, gid, ...rest] = r.stdout.trim().split('\n');
+    assert.equal(uid, '0');
+    assert.equal(gid, '0');
+    const maps = rest.filter((l) => /^\s*\d+\s+\d+\s+\d+/.test(l)).map((l) => l.trim().split(/\s+/).map(Number));
+    assert.deepEqual(maps[0]!.slice(0, 1), [0], 'the caller is uid 0 inside');
+    assert.ok(maps.length >= 2 && maps[1]![2]! >= 65536, `sub-id range mapped too: ${JSON.stringify(maps)}`);
+    const links = rest.filter((l) => !/^\s*\d+\s+\d+\s+\d+/.test(l)).map((l) => l.trim());
+    assert.deepEqual(links, ['lo'], 'only lo in the new namespace');
+  });
+
+  test('the exit code is COMMAND\'s: 0, 7, and 128+N for a signal', async () => {
+    assert.equal((await runNsgate(['--net=none', 'true'])).code, 0);
+    assert.equal((await runNsgate(['--net=none', ...sh('exit 7')])).code, 7);
+    assert.equal((await runNsgate(['--net=none', ...sh('kill -TERM $$')])).code, 143);
+  });
+
+  test('a missing COMMAND binary is a clear error', async () => {
+    const r = await runNsgate(['--net=none', 'no-such-command-xyz']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /no-such-command-xyz/);
+  });
+
+  test('SIGTERM, SIGHUP and SIGUSR1 reach COMMAND', async () => {
+    for (const sig of ['SIGTERM', 'SIGHUP', 'SIGUSR1'] as const) {
+      const name = sig.slice(3);
+      const p = nsgate(['--net=none', ...sh(`trap 'echo got ${name}; exit 3' ${name}; echo ready; while :; do sleep 0.05; done`)]);
+      await p.waitFor(/ready/);
+      p.kill(sig);
+      const exit = await p.exited(5_000);
+      assert.match(p.stdout, new RegExp(`got ${name}`));
+      assert.equal(exit.code, 3, p.stderr);
+    }
+  });
+
+  test('Ctrl-C to nsgate\'s whole process group reaches COMMAND and spares the network helper', async () => {
+    const p = nsgate(['--net=slirp4netns', ...sh("trap 'echo got INT; exit 3' INT; echo ready; while :; do sleep 0.05; done")], { detached: true });
+    await p.waitFor(/ready/);
+    process.kill(-p.pid, 'SIGINT');
+    const exit = await p.exited(5_000);
+    assert.match(p.stdout, /got INT/);
+    assert.equal(exit.code, 3, p.stderr);
+    assert.doesNotMatch(p.stderr, /died/);
+  });
+
+  test('SIGKILL of the parent takes COMMAND down too', async () => {
+    const before = new Set(userProcesses());
+    const p = nsgate(['--net=slirp4netns', ...sh('echo ready; exec sleep 1000')]);
+    await p.waitFor(/ready/);
+    p.kill('SIGKILL');
+    await p.exit;
+    await eventually('every process of nsgate and its helpers gone', () => userProcesses().every((pid) => before.has(pid)), 2_000);
+  });
+});
+
+describe('state dir', () => {
+  test('holds child_pid, lock and api.sock, and COMMAND gets RootlessKit\'s variables', async () => {
+    const dir = userTempDir();
+    const state = `${dir}/state`;
+    const r = await runNsgate([`--state-dir=${state}`, '--net=none', ...sh('echo "$ROOTLESSKIT_STATE_DIR $ROOTLESSKIT_PARENT_EUID $ROOTLESSKIT_PARENT_EGID"; ls "$ROOTLESSKIT_STATE_DIR"; stat -c %a "$ROOTLESSKIT_STATE_DIR"')]);
+    assert.equal(r.code, 0, r.stderr);
+    const [vars, ...rest] = r.stdout.trim().split('\n');
+    assert.match(vars!, new RegExp(`^${state} \\d+ \\d+$`));
+    assert.ok(rest.includes('api.sock') && rest.includes('child_pid') && rest.includes('lock'), r.stdout);
+    assert.equal(rest.at(-1), '700');
+    assert.deepEqual(readdirSync(state), [], 'nsgate removes its files at exit');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a second nsgate on the same state dir fails clearly', async () => {
+    const dir = userTempDir();
+    const first = nsgate([`--state-dir=${dir}/s`, '--net=none', ...sh('echo ready; sleep 30')]);
+    await first.waitFor(/ready/);
+    const second = await runNsgate([`--state-dir=${dir}/s`, '--net=none', 'true']);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /in use by another nsgate \(pid \d+\)/);
+    first.kill();
+    await first.exited();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the default state dir is private and removed at exit', async () => {
+    const before = defaultStateDirs();
+    const r = await runNsgate(['--net=none', ...sh('stat -c %a "$ROOTLESSKIT_STATE_DIR"')]);
+    assert.equal(r.stdout.trim(), '700');
+    assert.deepEqual(defaultStateDirs(), before);
+  });
+});
+
+describe('copy-up', () => {
+  test('--copy-up=/etc makes /etc writable inside and nothing reaches the host', async () => {
+    const r = await runNsgate([
+      '--net=none',
+      '--copy-up=/etc',
+      ...sh(
+        'echo inside > /etc/nsgate-copyup-test && cat /etc/nsgate-copyup-test && ' +
+          'test -r /etc/passwd && echo passwd-readable && ' +
+          '(echo x >> /etc/hostname 2>/dev/null && echo wrote-through || echo original-protected) && ' +
+          'rm /etc/hostname && echo replaced > /etc/hostname && cat /etc/hostname',
+      ),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['inside', 'passwd-readable', 'original-protected', 'replaced']);
+    assert.equal(existsSync('/etc/nsgate-copyup-test'), false);
+  });
+});
+
+/** Network drivers that give the child a tap device and an uplink. */
+for (const net of ['slirp4netns', 'pasta'] as const) {
+  describe(`--net=${net}`, () => {
+    let hostServer: Server;
+    let hostPort = 0;
+    before(async () => {
+      hostServer = createServer((s) => s.end('host-loopback\n'));
+      await new Promise<void>((resolve) => hostServer.listen(0, '127.0.0.1', resolve));
+      hostPort = (hostServer.address() as { port: number }).port;
+    });
+    after(() => hostServer.close());
+
+    test('tap0 has 10.0.2.100/24, MTU 65520, default route via 10.0.2.2, and resolv.conf names 10.0.2.3', async () => {
+      const r = await runNsgate([`--net=${net}`, ...sh('ip -o -4 addr show tap0; ip -o link show tap0; ip route show default; cat /etc/resolv.conf')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /tap0\s+inet 10\.0\.2\.100\/24/);
+      assert.match(r.stdout, /tap0: .* mtu 65520 /);
+      assert.match(r.stdout, /default via 10\.0\.2\.2/);
+      assert.match(r.stdout, /^nameserver 10\.0\.2\.3$/m);
+    });
+
+    test('--cidr, --mtu and --ifname are honoured; with --copy-up=/etc resolv.conf is written there', async () => {
+      const r = await runNsgate([`--net=${net}`, '--cidr=10.99.0.0/24', '--mtu=1500', '--ifname=eth7', '--copy-up=/etc', ...sh('ip -o -4 addr show eth7; ip -o link show eth7; cat /etc/resolv.conf')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /eth7\s+inet 10\.99\.0\.100\/24/);
+      assert.match(r.stdout, /eth7: .* mtu 1500 /);
+      assert.match(r.stdout, /^nameserver 10\.99\.0\.3$/m);
+    });
+
+    const reachGateway = `exec ${process.execPath} -e "require('net').connect(${'${PORT}'}, '10.0.2.2').on('data', d => process.stdout.write(d)).on('error', e => { console.log('error ' + e.code); }).setTimeout(3000, function () { console.log('timeout'); this.destroy(); })"`;
+    test('the host\'s loopback is reachable as 10.0.2.2 by default', async () => {
+      const r = await runNsgate([`--net=${net}`, ...sh(reachGateway.replace('${PORT}', String(hostPort)))]);
+      assert.equal(r.stdout.trim(), 'host-loopback', r.stderr);
+    });
+
+    // With pasta, --disable-host-loopback (--no-map-gw) turns 10.0.2.2 into an ordinary outside address:
+    // probing it would send packets off this machine, which the tests never do.
+    test('--disable-host-loopback blocks it', { skip: net === 'pasta' ? 'probing 10.0.2.2 under pasta --no-map-gw would leave the machine' : false }, async () => {
+      const r = await runNsgate([`--net=${net}`, '--disable-host-loopback', ...sh(reachGateway.replace('${PORT}', String(hostPort)))]);
+      assert.notEqual(r.stdout.trim(), 'host-loopback');
+      assert.match(r.stdout, /error|timeout/);
+    });
+
+    test('the helper does not outlive nsgate', async () => {
+      const before = new Set(userProcesses());
+      const r = await runNsgate([`--net=${net}`, 'true']);
+      assert.equal(r.code, 0, r.stderr);
+      await eventually(`${net} gone`, () => userProcesses().every((pid) => before.has(pid)), 2_000);
+    });
+  });
+}
+
+describe('errors a user meets', () => {
+  test('a helper that is not installed names its package', async () => {
+    const r = await runNsgate(['--net=slirp4netns', '--slirp4netns-binary=/nonexistent/slirp4netns', 'true']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /slirp4netns/);
+    assert.match(r.stderr, /install|not found/i);
+  });
+
+  test('an unknown flag is named', async () => {
+    const r = await runNsgate(['--nett=none', 'true']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--nett/);
+  });
+});
