@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# nsgate's main job in one go: a web server in new user + network namespaces, reached from the host
+# through a published port (builtin driver over slirp4netns). Prints the page it fetched, then stops nsgate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for tool in newuidmap slirp4netns busybox curl; do
+  command -v "$tool" >/dev/null || { echo "demo: $tool is missing: sudo apt-get install uidmap slirp4netns busybox curl" >&2; exit 1; }
+done
+[ -f dist/src/cli/nsgate.js ] || npm run build >/dev/null
+
+port=${PORT:-8080}
+www=$(mktemp -d)
+echo "hello from inside nsgate's namespace" > "$www/index.html"
+chmod -R a+rX "$www"
+
+node dist/src/cli/nsgate.js --net=slirp4netns --port-driver=builtin --publish "127.0.0.1:$port:80/tcp" \
+  -- busybox httpd -f -p 80 -h "$www" &
+nsgate=$!
+trap 'kill "$nsgate" 2>/dev/null; wait "$nsgate" 2>/dev/null || true; rm -rf "$www"' EXIT
+
+for _ in $(seq 50); do
+  if page=$(curl -fsS --max-time 2 "http://127.0.0.1:$port/" 2>/dev/null); then
+    echo "curl http://127.0.0.1:$port/ -> $page"
+    exit 0
+  fi
+  sleep 0.1
+done
+echo "demo: no answer on 127.0.0.1:$port" >&2
+exit 1
