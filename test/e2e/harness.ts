@@ -100,11 +100,14 @@ export interface StartOptions {
   user?: string;
   /** In a process group of its own, like a job a shell starts: `process.kill(-pid, sig)` reaches the whole group. */
   detached?: boolean;
+  /** Run inside this network namespace (`ip netns exec`) instead of the host's. */
+  netns?: string;
 }
 
 /** Start a program as the test user. */
 export function startAsUser(cmd: string, args: string[], opts: StartOptions = {}): Proc {
-  const [file, argv] = asUser(cmd, args, opts.user);
+  const [userFile, userArgv] = asUser(cmd, args, opts.user);
+  const [file, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, userFile, ...userArgv]] : [userFile, userArgv];
   return new Proc(spawn(file, argv, { env: userEnv(opts.user, opts.env), stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false }));
 }
 
@@ -114,8 +117,8 @@ export function nsgate(args: string[], opts: StartOptions = {}): Proc {
 }
 
 /** Run `nsgate ARGS` to completion. */
-export async function runNsgate(args: string[], ms = 30_000): Promise<Exit & { stdout: string; stderr: string }> {
-  const p = nsgate(args);
+export async function runNsgate(args: string[], ms = 30_000, opts: StartOptions = {}): Promise<Exit & { stdout: string; stderr: string }> {
+  const p = nsgate(args, opts);
   const exit = await p.exited(ms);
   return { ...exit, stdout: p.stdout, stderr: p.stderr };
 }
@@ -165,4 +168,25 @@ export function userProcesses(user = TEST_USER): number[] {
 export function hostListeners(): string[] {
   const out = spawnSync('ss', ['-Hlntu'], { encoding: 'utf8' }).stdout;
   return out.split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/)[4]!);
+}
+
+/**
+ * A network namespace of the test's own standing in for "the host": loopback, plus a veth pair whose both
+ * ends stay inside it as the default route (pasta needs a routable interface). A probe of an address that
+ * is not mapped ends there and can never leave the machine. Needs root.
+ */
+export function createOuterNetns(name: string): { name: string; remove(): void } {
+  const ip = (...args: string[]) => {
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+  };
+  spawnSync('ip', ['netns', 'del', name]);
+  ip('netns', 'add', name);
+  ip('-n', name, 'link', 'set', 'lo', 'up');
+  ip('-n', name, 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth1');
+  ip('-n', name, 'addr', 'add', '198.51.100.1/24', 'dev', 'veth0');
+  ip('-n', name, 'link', 'set', 'veth0', 'up');
+  ip('-n', name, 'link', 'set', 'veth1', 'up');
+  ip('-n', name, 'route', 'add', 'default', 'via', '198.51.100.2');
+  return { name, remove: () => void spawnSync('ip', ['netns', 'del', name]) };
 }

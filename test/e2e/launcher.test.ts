@@ -1,9 +1,9 @@
 /** The launcher as a user meets it: namespaces, id maps, network drivers, copy-up, state dir, exit codes, signals. */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { eventually, nsgate, runNsgate, userProcesses, userTempDir } from './harness.js';
+import { createOuterNetns, eventually, nsgate, Proc, runNsgate, userProcesses, userTempDir } from './harness.js';
 
 const sh = (script: string) => ['sh', '-c', script];
 
@@ -123,15 +123,6 @@ describe('copy-up', () => {
 /** Network drivers that give the child a tap device and an uplink. */
 for (const net of ['slirp4netns', 'pasta'] as const) {
   describe(`--net=${net}`, () => {
-    let hostServer: Server;
-    let hostPort = 0;
-    before(async () => {
-      hostServer = createServer((s) => s.end('host-loopback\n'));
-      await new Promise<void>((resolve) => hostServer.listen(0, '127.0.0.1', resolve));
-      hostPort = (hostServer.address() as { port: number }).port;
-    });
-    after(() => hostServer.close());
-
     test('tap0 has 10.0.2.100/24, MTU 65520, default route via 10.0.2.2, and resolv.conf names 10.0.2.3', async () => {
       const r = await runNsgate([`--net=${net}`, ...sh('ip -o -4 addr show tap0; ip -o link show tap0; ip route show default; cat /etc/resolv.conf')]);
       assert.equal(r.code, 0, r.stderr);
@@ -149,25 +140,41 @@ for (const net of ['slirp4netns', 'pasta'] as const) {
       assert.match(r.stdout, /^nameserver 10\.99\.0\.3$/m);
     });
 
-    const reachGateway = `exec ${process.execPath} -e "require('net').connect(${'${PORT}'}, '10.0.2.2').on('data', d => process.stdout.write(d)).on('error', e => { console.log('error ' + e.code); }).setTimeout(3000, function () { console.log('timeout'); this.destroy(); })"`;
-    test('the host\'s loopback is reachable as 10.0.2.2 by default', async () => {
-      const r = await runNsgate([`--net=${net}`, ...sh(reachGateway.replace('${PORT}', String(hostPort)))]);
-      assert.equal(r.stdout.trim(), 'host-loopback', r.stderr);
-    });
-
-    // With pasta, --disable-host-loopback (--no-map-gw) turns 10.0.2.2 into an ordinary outside address:
-    // probing it would send packets off this machine, which the tests never do.
-    test('--disable-host-loopback blocks it', { skip: net === 'pasta' ? 'probing 10.0.2.2 under pasta --no-map-gw would leave the machine' : false }, async () => {
-      const r = await runNsgate([`--net=${net}`, '--disable-host-loopback', ...sh(reachGateway.replace('${PORT}', String(hostPort)))]);
-      assert.notEqual(r.stdout.trim(), 'host-loopback');
-      assert.match(r.stdout, /error|timeout/);
-    });
-
     test('the helper does not outlive nsgate', async () => {
       const before = new Set(userProcesses());
       const r = await runNsgate([`--net=${net}`, 'true']);
       assert.equal(r.code, 0, r.stderr);
       await eventually(`${net} gone`, () => userProcesses().every((pid) => before.has(pid)), 2_000);
+    });
+
+    describe('host loopback, with "the host" an outer namespace of the test\'s own', () => {
+      let outer: ReturnType<typeof createOuterNetns>;
+      let server: Proc;
+      const PORT = 17777;
+      before(async () => {
+        outer = createOuterNetns(`nsgate-test-${net}`);
+        server = new Proc(spawn('ip', ['netns', 'exec', outer.name, process.execPath, '-e', `require('net').createServer((s) => s.end('host-loopback\\n')).listen(${PORT}, '127.0.0.1', () => console.log('ready'))`]));
+        await server.waitFor(/ready/);
+      });
+      after(async () => {
+        server.kill();
+        await server.exit;
+        outer.remove();
+      });
+
+      const probe = (...flags: string[]) =>
+        runNsgate([`--net=${net}`, ...flags, process.execPath, '-e', `require('net').connect(${PORT}, '10.0.2.2').on('data', (d) => process.stdout.write(d)).on('error', (e) => console.log('error ' + e.code)).setTimeout(2000, function () { console.log('timeout'); this.destroy(); })`], 30_000, { netns: outer.name });
+
+      test('is reachable as 10.0.2.2 by default', async () => {
+        const r = await probe();
+        assert.equal(r.stdout.trim(), 'host-loopback', r.stderr);
+      });
+
+      test('--disable-host-loopback blocks it', async () => {
+        const r = await probe('--disable-host-loopback');
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout.trim(), /^(error \w+|timeout)$/);
+      });
     });
   });
 }
