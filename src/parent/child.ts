@@ -12,7 +12,14 @@ import type { LaunchOptions } from '../options.js';
 const CHILD_MAIN = fileURLToPath(new URL('../child/main.js', import.meta.url));
 const SOCKET_TIMEOUT_MS = 10_000;
 /** Runs in the new namespaces: announce itself on fd 4, wait there for the id maps, then exec node. */
-const GATE = 'printf x >&4 && read -r _ <&4 && exec "$0" "$@" 4>&-';
+const GATE = 'printf x >&4 && read -r _ <&4 && exec 4>&- && ';
+const EXEC_CHILD = 'exec "$0" "$@"';
+/**
+ * As pid 1 of a new pid namespace (--reaper), the shell stays and waits: its wait reaps every orphan
+ * reparented to it, which node would leave as zombies. Stdin goes through fd 5 because a background job's
+ * own fd 0 is replaced by /dev/null before its redirections apply (fd 3 is the IPC channel, 4 the gate).
+ */
+const REAP_CHILD = 'exec 5<&0 && { "$0" "$@" <&5 5<&- & } && exec 5<&- && wait $!';
 
 /** unshare(1) arguments for the child's namespaces. Pure, for tests. */
 export function unshareArgs(o: Pick<LaunchOptions, 'net' | 'detachNetns' | 'propagation' | 'pidns' | 'utsns' | 'ipcns' | 'cgroupns'>): string[] {
@@ -69,7 +76,8 @@ export class Child {
    * gets full capabilities there, one exec'd before its maps exist gets none.
    */
   static start(options: LaunchOptions, mapIds: (pid: number) => Promise<void>): Promise<Child> {
-    const proc = spawn('unshare', [...unshareArgs(options), '--', 'sh', '-c', GATE, process.execPath, CHILD_MAIN], {
+    const gateScript = GATE + (reaps(options) ? REAP_CHILD : EXEC_CHILD);
+    const proc = spawn('unshare', [...unshareArgs(options), '--', 'sh', '-c', gateScript, process.execPath, CHILD_MAIN], {
       stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe'],
     });
     const gate = proc.stdio[4] as Duplex;
@@ -188,6 +196,10 @@ export class Child {
   private failPending(err: Error): void {
     for (const id of [...this.pending.keys()]) this.settle(id, undefined, err);
   }
+}
+
+function reaps(o: Pick<LaunchOptions, 'pidns' | 'reaper'>): boolean {
+  return o.pidns && o.reaper !== 'false';
 }
 
 /** With --pidns, unshare forks: the process in the new namespaces is its only child. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { createOuterNetns, eventually, nsgate, Proc, runNsgate, userProcesses, userTempDir } from './harness.js';
+import { createOuterNetns, eventually, NSGATE, nsgate, Proc, runNsgate, startAsUser, userProcesses, userTempDir } from './harness.js';
 
 const sh = (script: string) => ['sh', '-c', script];
 
@@ -28,6 +28,22 @@ describe('namespaces and exit codes', () => {
     assert.equal((await runNsgate(['--net=none', 'true'])).code, 0);
     assert.equal((await runNsgate(['--net=none', ...sh('exit 7')])).code, 7);
     assert.equal((await runNsgate(['--net=none', ...sh('kill -TERM $$')])).code, 143);
+  });
+
+  test('--pidns: COMMAND is in a new pid namespace whose orphans are reaped (--reaper=auto), and stdin still reaches it', async () => {
+    const r = await runNsgate(['--net=none', '--pidns', ...sh('(sleep 0.1 &); sleep 0.6; ps -eo pid=,stat=,comm=; exit 9')]);
+    assert.equal(r.code, 9, r.stderr);
+    const rows = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
+    assert.deepEqual(rows[0], ['1', 'S', 'sh'], 'a reaper is pid 1');
+    assert.ok(!rows.some(([, stat]) => stat!.startsWith('Z')), `no zombies: ${r.stdout}`);
+    const piped = startAsUser('sh', ['-c', `echo through-stdin | ${process.execPath} ${NSGATE} --net=none --pidns cat`]);
+    await piped.exited();
+    assert.equal(piped.stdout, 'through-stdin\n', piped.stderr);
+  });
+
+  test('--pidns --reaper=false: COMMAND\'s orphans are not reaped (node is pid 1)', async () => {
+    const r = await runNsgate(['--net=none', '--pidns', '--reaper=false', ...sh('(sleep 0.1 &); sleep 0.6; ps -eo stat=,comm=')]);
+    assert.match(r.stdout, /^Z\s+sleep$/m);
   });
 
   test('a missing COMMAND binary is a clear error', async () => {
