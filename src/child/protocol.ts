@@ -7,6 +7,11 @@
 export interface ChildSetup {
   /** Bring `lo` up: the child has its own network namespace. */
   loopback: boolean;
+  /**
+   * --detach-netns: create the new network namespace here (a bind mount, visible in the child's mount
+   * namespace) while the child and COMMAND stay in the host's.
+   */
+  detachedNetns?: string;
   copyUp: string[];
   /** Where the child may mount its private scratch tmpfs (inside the state dir). */
   scratchDir: string;

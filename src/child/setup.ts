@@ -17,7 +17,13 @@ async function privileged(cmd: string, ...args: string[]): Promise<void> {
 }
 
 export async function prepareNamespaces(setup: ChildSetup): Promise<void> {
-  if (setup.loopback) await privileged('ip', 'link', 'set', 'lo', 'up');
+  if (setup.detachedNetns) {
+    await writeFile(setup.detachedNetns, '', { mode: 0o600 });
+    await privileged('unshare', `--net=${setup.detachedNetns}`, 'true');
+    await privileged('nsenter', `--net=${setup.detachedNetns}`, 'ip', 'link', 'set', 'lo', 'up');
+  } else if (setup.loopback) {
+    await privileged('ip', 'link', 'set', 'lo', 'up');
+  }
   if (setup.copyUp.length > 0) {
     await mkdir(setup.scratchDir, { recursive: true, mode: 0o700 });
     await privileged('mount', '-t', 'tmpfs', '-o', 'mode=0700', 'nsgate-scratch', setup.scratchDir);

@@ -5,8 +5,10 @@ import { slirp4netnsDriver } from './slirp4netns.js';
 
 /** What a network driver needs to know about the child it serves. */
 export interface NetworkContext {
-  /** A process already in the child's new user + network namespaces. */
+  /** A process already in the child's new user namespace (and network namespace, unless detached). */
   childPid: number;
+  /** --detach-netns: the network namespace's bind mount, as seen in the child's mount namespace. */
+  detachedNetns?: string;
   stateDir: string;
   options: LaunchOptions;
   debug: (msg: string) => void;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { networkAddresses } from './addresses.js';
 import type { NetworkDriver } from './driver.js';
+import { namespacePaths } from './namespace-paths.js';
 import { assertTunUsable, findHelper, startHelper, when } from './helper.js';
 
 const PID_FILE_POLL_MS = 20;
@@ -59,9 +60,9 @@ export function pastaDriver(extraArgs: string[]): NetworkDriver {
           '--pid',
           pidFile,
           '--netns',
-          `/proc/${ctx.childPid}/ns/net`,
+          namespacePaths(ctx).netns,
           '--userns',
-          `/proc/${ctx.childPid}/ns/user`,
+          namespacePaths(ctx).userns,
         ],
         extraPipes: 0,
         addresses,

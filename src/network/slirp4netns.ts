@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { UserError, errorMessage } from '../errors.js';
 import type { AutoBool } from '../options.js';
 import { networkAddresses } from './addresses.js';
-import type { NetworkDriver } from './driver.js';
+import type { NetworkContext, NetworkDriver } from './driver.js';
+import { namespacePaths } from './namespace-paths.js';
 import { assertTunUsable, findHelper, startHelper, when } from './helper.js';
 
 const READY_FD = 3;
@@ -24,7 +25,9 @@ export function slirp4netnsDriver(extraArgs: string[]): NetworkDriver {
       const binary = await findHelper(options.slirp4netnsBinary, 'slirp4netns', '--slirp4netns-binary');
       await assertTunUsable('slirp4netns');
       const addresses = networkAddresses(options.cidr);
-      const { sandbox, seccomp } = await hardening(binary, options.slirp4netnsSandbox, options.slirp4netnsSeccomp);
+      // The sandbox (pivot_root into an empty root) cannot reach a detached netns' path: RootlessKit turns it off there too.
+      const sandboxWanted = options.detachNetns && options.slirp4netnsSandbox === 'auto' ? 'false' : options.slirp4netnsSandbox;
+      const { sandbox, seccomp } = await hardening(binary, sandboxWanted, options.slirp4netnsSeccomp);
       const apiSocket = join(ctx.stateDir, 'slirp4netns.sock');
       return startHelper(ctx, {
         name: 'slirp4netns',
@@ -42,7 +45,7 @@ export function slirp4netnsDriver(extraArgs: string[]): NetworkDriver {
           `--ready-fd=${READY_FD}`,
           `--exit-fd=${EXIT_FD}`,
           ...extraArgs,
-          String(ctx.childPid),
+          ...target(ctx),
           options.ifname,
         ],
         extraPipes: 2,
@@ -53,6 +56,13 @@ export function slirp4netnsDriver(extraArgs: string[]): NetworkDriver {
       });
     },
   };
+}
+
+/** The child by pid; a detached netns by path (the sandbox, which breaks paths, is off then). */
+function target(ctx: NetworkContext): string[] {
+  if (!ctx.detachedNetns) return [String(ctx.childPid)];
+  const { netns, userns } = namespacePaths(ctx);
+  return ['--netns-type=path', `--userns-path=${userns}`, netns];
 }
 
 /**

@@ -1,16 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Socket as UdpSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ChildRun, ChildSetup, ParentMessage } from '../child/protocol.js';
 import { UserError } from '../errors.js';
 import { exitStatus } from '../exit-status.js';
+import { SocketRequests } from './socket-requests.js';
 import type { LaunchOptions } from '../options.js';
 
 const CHILD_MAIN = fileURLToPath(new URL('../child/main.js', import.meta.url));
-const SOCKET_TIMEOUT_MS = 10_000;
 /** Runs in the new namespaces: announce itself on fd 4, wait there for the id maps, then exec node. */
 const GATE = 'printf x >&4 && read -r _ <&4 && exec 4>&- && ';
 const EXEC_CHILD = 'exec "$0" "$@"';
@@ -32,39 +30,24 @@ export function unshareArgs(o: Pick<LaunchOptions, 'net' | 'detachNetns' | 'prop
   return args;
 }
 
-interface Pending {
-  resolve(handle: Socket | UdpSocket): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
-
-/** An error from inside the namespace while opening a socket there (ECONNREFUSED, ETIMEDOUT, ...). */
-export class ChildSocketError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-  }
-}
-
 /**
- * The parent's handle on the child: its pid, the IPC channel (setup, run, signals) and the
- * multiplexed socket requests of the builtin driver.
+ * The parent's handle on the child: its pid, the IPC channel (setup, run, signals) and, unless the
+ * network namespace is detached, the builtin driver's socket requests.
  */
-export class Child {
+export class Child extends SocketRequests {
   /** Settles with COMMAND's exit status, or the child's own if it dies before reporting one. */
   readonly exited: Promise<number>;
-  private readonly pending = new Map<number, Pending>();
-  private nextRequest = 1;
   private reported: number | undefined;
   private failure: string | undefined;
   private waiters: Array<{ t: ChildMessage['t']; resolve(): void; reject(err: Error): void }> = [];
 
-  private constructor(private readonly proc: ChildProcess, readonly pid: number) {
-    proc.on('message', (msg: ChildMessage, handle?: Socket | UdpSocket) => this.onMessage(msg, handle));
+  private constructor(private readonly child: ChildProcess, readonly pid: number) {
+    super(child);
+    child.on('message', (msg: ChildMessage) => this.onMessage(msg));
     this.exited = new Promise((resolve) => {
-      proc.once('exit', (code, signal) => {
+      child.once('exit', (code, signal) => {
         const own = exitStatus(code, signal);
         this.failWaiters(new Error(this.failure ?? `the child process exited (status ${own}) before it was ready`));
-        this.failPending(new ChildSocketError('ECHILD', 'the child process is gone'));
         resolve(this.reported ?? own);
       });
     });
@@ -119,21 +102,11 @@ export class Child {
   }
 
   kill(): void {
-    this.proc.kill('SIGKILL');
-  }
-
-  /** A TCP connection to host:port made inside the child's network namespace. */
-  dial(host: string, port: number): Promise<Socket> {
-    return this.request((id) => ({ t: 'dial', id, host, port })) as Promise<Socket>;
-  }
-
-  /** An unconnected UDP socket that lives in the child's network namespace. */
-  udpSocket(family: 4 | 6): Promise<UdpSocket> {
-    return this.request((id) => ({ t: 'udp', id, family })) as Promise<UdpSocket>;
+    this.child.kill('SIGKILL');
   }
 
   private post(msg: ParentMessage): void {
-    if (this.proc.connected) this.proc.send(msg);
+    if (this.child.connected) this.child.send(msg);
   }
 
   private ask(msg: ParentMessage, answer: ChildMessage['t']): Promise<void> {
@@ -143,39 +116,11 @@ export class Child {
     });
   }
 
-  private request(make: (id: number) => ParentMessage): Promise<Socket | UdpSocket> {
-    const id = this.nextRequest++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new ChildSocketError('ETIMEDOUT', `no answer from inside the namespace within ${SOCKET_TIMEOUT_MS / 1000} s`));
-      }, SOCKET_TIMEOUT_MS);
-      this.pending.set(id, { resolve, reject, timer });
-      if (!this.proc.connected) return this.settle(id, undefined, new ChildSocketError('ECHILD', 'the child process is gone'));
-      this.proc.send(make(id));
-    });
-  }
-
-  private settle(id: number, handle: Socket | UdpSocket | undefined, err?: Error): void {
-    const p = this.pending.get(id);
-    if (!p) {
-      // Answered after its timeout: nobody wants it any more.
-      if (handle && 'destroy' in handle) handle.destroy();
-      else handle?.close();
-      return;
-    }
-    this.pending.delete(id);
-    clearTimeout(p.timer);
-    if (err || !handle) p.reject(err ?? new Error('socket answer without a socket'));
-    else p.resolve(handle);
-  }
-
-  private onMessage(msg: ChildMessage, handle?: Socket | UdpSocket): void {
+  private onMessage(msg: ChildMessage): void {
     switch (msg.t) {
       case 'socket':
-        return this.settle(msg.id, handle);
       case 'socket-error':
-        return this.settle(msg.id, undefined, new ChildSocketError(msg.code, msg.message));
+        return; // SocketRequests' own
       case 'failed':
         this.failure = msg.message;
         return this.failWaiters(new Error(msg.message));
@@ -191,10 +136,6 @@ export class Child {
 
   private failWaiters(err: Error): void {
     for (const w of this.waiters.splice(0)) w.reject(err);
-  }
-
-  private failPending(err: Error): void {
-    for (const id of [...this.pending.keys()]) this.settle(id, undefined, err);
   }
 }
 

@@ -2,17 +2,19 @@ import { writeFileSync } from 'node:fs';
 import { startApiServer } from '../api/server.js';
 import { API_VERSION, type ApiInfo } from '../api/types.js';
 import { networkDriver } from '../network/driver.js';
+import { namespacePaths } from '../network/namespace-paths.js';
 import type { LaunchOptions } from '../options.js';
 import { PortManager } from '../port/manager.js';
 import { createPortDriver, networkArgsFor } from '../port/drivers/index.js';
 import { formatPortSpec } from '../port/spec.js';
 import { VERSION } from '../version.js';
 import { Child } from './child.js';
+import { Dialer } from './dialer.js';
+import type { SocketRequests } from './socket-requests.js';
 import { writeIdMaps } from './idmap.js';
 import type { Log } from './log.js';
 import { openStateDir } from './state-dir.js';
 import { exitStatus } from '../exit-status.js';
-import { UserError } from '../errors.js';
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -63,7 +65,6 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
   const step = <T>(p: Promise<T>): Promise<T> => Promise.race([p, interrupted]);
 
   try {
-    if (options.detachNetns) throw new UserError('--detach-netns is not implemented by nsgate yet: run without it (COMMAND then runs inside the new network namespace)');
     const state = openStateDir(options.stateDir);
     cleanup.push(() => state.remove());
     log.debug(`state dir ${state.path}`);
@@ -76,21 +77,28 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     });
     writeFileSync(state.file('child_pid'), `${child.pid}`);
 
+    const detached = options.detachNetns ? state.file('netns') : undefined;
+    const setup = child.setup({
+      loopback: options.net !== 'host',
+      ...(detached ? { detachedNetns: detached } : {}),
+      copyUp: options.copyUp,
+      scratchDir: state.file('copyup'),
+      resolvConf: state.file('resolv.conf'),
+    });
+    // A detached network namespace must exist before a helper can join it; otherwise both start at once.
+    if (detached) await step(setup);
+    const where = { childPid: child.pid, ...(detached ? { detachedNetns: detached } : {}) };
     const netDriver = networkDriver(options.net, networkArgsFor(options));
-    const [network] = await step(
-      Promise.all([
-        netDriver?.start({ childPid: child.pid, stateDir: state.path, options, debug: log.debug }),
-        child.setup({
-          loopback: options.net !== 'host',
-          copyUp: options.copyUp,
-          scratchDir: state.file('copyup'),
-          resolvConf: state.file('resolv.conf'),
-        }),
-      ]),
-    );
+    const [network] = await step(Promise.all([netDriver?.start({ ...where, stateDir: state.path, options, debug: log.debug }), setup]));
     if (network) cleanup.push(() => network.stop());
 
-    const portDriver = createPortDriver({ options, network, child: running });
+    let inside: SocketRequests = running;
+    if (detached && options.portDriver !== 'none') {
+      const dialer = await step(Dialer.start(namespacePaths(where)));
+      cleanup.push(() => dialer.stop());
+      inside = dialer;
+    }
+    const portDriver = createPortDriver({ options, network, child: inside });
     const ports = portDriver ? new PortManager(portDriver) : null;
     if (ports) cleanup.push(() => ports.closeAll());
     const info = (): ApiInfo => ({
@@ -113,7 +121,8 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       child.run({
         command: options.command,
         env: commandEnv(state.path),
-        ...(network?.info.dns?.[0] ? { dns: network.info.dns[0] } : {}),
+        // Detached, COMMAND stays on the host's network and keeps the host's resolv.conf.
+        ...(network?.info.dns?.[0] && !detached ? { dns: network.info.dns[0] } : {}),
       }),
     );
     started = true;

@@ -1,9 +1,9 @@
 /** The launcher as a user meets it: namespaces, id maps, network drivers, copy-up, state dir, exit codes, signals. */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { createOuterNetns, eventually, NSGATE, nsgate, Proc, runNsgate, startAsUser, userProcesses, userTempDir } from './harness.js';
+import { createOuterNetns, eventually, FIXTURE, freePort, NSGATE, nsgate, Proc, runNsgate, startAsUser, userProcesses, userTempDir } from './harness.js';
 
 const sh = (script: string) => ['sh', '-c', script];
 
@@ -208,4 +208,25 @@ describe('errors a user meets', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /--nett/);
   });
+});
+
+describe('--detach-netns', () => {
+  for (const net of ['slirp4netns', 'pasta'] as const) {
+    test(`${net}: COMMAND stays on the host network; the new one is at $ROOTLESSKIT_STATE_DIR/netns and -p reaches it`, async () => {
+      const port = await freePort();
+      const hostNetns = readlinkSync('/proc/self/ns/net');
+      const r = await runNsgate([
+        '--detach-netns', `--net=${net}`, '--port-driver=builtin', '-p', `127.0.0.1:${port}:8080/tcp`,
+        ...sh(
+          'readlink /proc/self/ns/net; inns() { nsenter -n"$ROOTLESSKIT_STATE_DIR/netns" "$@"; }; inns ip -o -4 addr show tap0; ' +
+            `inns ${process.execPath} ${FIXTURE} http,8080 & until curl -sS --max-time 2 http://127.0.0.1:${port}/ 2>/dev/null; do sleep 0.1; done`,
+        ),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const [own, ...rest] = r.stdout.trim().split('\n');
+      assert.equal(own, hostNetns, 'COMMAND is in the host network namespace');
+      assert.match(rest.join('\n'), /tap0\s+inet 10\.0\.2\.100\/24/);
+      assert.match(rest.join('\n'), /^hello from nsgate$/m);
+    });
+  }
 });

@@ -1,0 +1,32 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { SocketRequests } from './socket-requests.js';
+
+const DIALER_MAIN = fileURLToPath(new URL('../child/dialer.js', import.meta.url));
+
+/** The --detach-netns dialer: a process in the child's user namespace and its detached network namespace. */
+export class Dialer extends SocketRequests {
+  private constructor(private readonly stopIt: () => Promise<void>, proc: import('node:child_process').ChildProcess) {
+    super(proc);
+  }
+
+  /** As the user namespace's owner the parent may join it, and from there the network namespace it owns. */
+  static start(paths: { userns: string; netns: string }): Promise<Dialer> {
+    const proc = spawn('nsenter', ['--preserve-credentials', `--user=${paths.userns}`, `--net=${paths.netns}`, '--', process.execPath, DIALER_MAIN], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    const stop = async () => {
+      proc.kill('SIGKILL');
+      await exited;
+    };
+    return new Promise((resolve, reject) => {
+      proc.once('error', reject);
+      proc.once('spawn', () => resolve(new Dialer(stop, proc)));
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.stopIt();
+  }
+}
