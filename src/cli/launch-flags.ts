@@ -6,9 +6,19 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { posix, resolve } from 'node:path';
 
 import { UserError } from '../errors.js';
-import { NET_DRIVERS, PORT_DRIVERS, type LaunchOptions, type NetDriverName } from '../options.js';
+import {
+  NET_DRIVERS,
+  PORT_DRIVER_NETWORKS,
+  PORT_DRIVERS,
+  PUBLISHING_PORT_DRIVERS,
+  type LaunchOptions,
+  type NetDriverName,
+  type PortDriverName,
+} from '../options.js';
+import { IMPLICIT_PORTS } from '../port/drivers/implicit.js';
 import { parsePortSpec } from '../port/spec.js';
 import type { PortSpec } from '../port/types.js';
+import { orList } from '../text.js';
 
 export type LaunchCommand = { kind: 'help'; text: string } | { kind: 'version' } | { kind: 'run'; options: LaunchOptions };
 
@@ -298,23 +308,38 @@ function publishSpec(text: string): PortSpec {
 }
 
 function checkCombination(options: LaunchOptions): void {
-  if (options.publish.length > 0 && options.portDriver === 'none') {
-    const publishers = PORT_DRIVERS.filter((driver) => driver !== 'none').map((driver) => `--port-driver=${driver}`);
-    throw new UserError(`--publish needs a port driver: add ${orList(publishers)} (--port-driver=none publishes nothing)`);
-  }
-  if (options.portDriver !== 'none' && options.net === 'host') throw needsNetns(`--port-driver=${options.portDriver}`);
+  checkPortDriver(options);
   if (options.detachNetns && options.net === 'host') throw needsNetns('--detach-netns');
   if (options.reaper === 'true' && !options.pidns) throw new UserError('--reaper=true requires --pidns');
 }
 
-function needsNetns(what: string): UserError {
-  const drivers = NET_DRIVERS.filter((driver) => driver !== 'host');
-  return new UserError(`${what} needs a network namespace: use --net=${orList(drivers)}`);
+/** Why a port driver works with some networks only. */
+const ONLY_WITH: Partial<Record<PortDriverName, string>> = {
+  slirp4netns: "it publishes ports through slirp4netns' own API",
+  implicit: 'pasta is what forwards the ports',
+};
+
+/** The port driver/network matrix, and --publish only with a driver that publishes. */
+function checkPortDriver({ portDriver, net, publish }: LaunchOptions): void {
+  const flag = `--port-driver=${portDriver}`;
+  const nets = PORT_DRIVER_NETWORKS[portDriver];
+  if (!nets.includes(net)) {
+    if (net === 'host') throw needsNetns(flag, nets);
+    const why = ONLY_WITH[portDriver];
+    throw new UserError(`${flag} works only with ${orList(nets.map((n) => `--net=${n}`))}, not --net=${net}${why ? `: ${why}` : ''}`);
+  }
+  if (publish.length === 0 || PUBLISHING_PORT_DRIVERS.includes(portDriver)) return;
+  const usable = PUBLISHING_PORT_DRIVERS.filter((driver) => PORT_DRIVER_NETWORKS[driver].includes(net));
+  const choices = orList((usable.length > 0 ? usable : PUBLISHING_PORT_DRIVERS).map((driver) => `--port-driver=${driver}`));
+  if (portDriver === 'implicit') {
+    throw new UserError(`--publish cannot be used with ${flag}: ${IMPLICIT_PORTS}. Drop --publish, or choose the ports with ${choices}`);
+  }
+  throw new UserError(`--publish needs a port driver: add ${choices} (${flag} publishes nothing)`);
 }
 
-/** "a", "a or b", "a, b or c". */
-function orList(items: readonly string[]): string {
-  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+function needsNetns(what: string, drivers: readonly NetDriverName[] = NET_DRIVERS): UserError {
+  const netns = drivers.filter((driver) => driver !== 'host');
+  return new UserError(`${what} needs a network namespace: use --net=${orList(netns)}`);
 }
 
 function checkMtu(text: string): string {

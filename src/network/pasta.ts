@@ -1,6 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { killedWithParent } from '../pdeathsig.js';
 import { networkAddresses } from './addresses.js';
 import type { NetworkDriver } from './driver.js';
 import { namespacePaths } from './namespace-paths.js';
@@ -19,7 +20,7 @@ const FORWARDING_FLAGS = [
 /**
  * pasta in the foreground, joined to the child's user and network namespaces, configuring the interface
  * itself (`--config-net`). It writes its pid file only once that is done: that is the readiness signal.
- * pasta watches nothing that tells it we died, so it runs under `setpriv --pdeathsig KILL`.
+ * pasta watches nothing that tells it we died, so it is killed with us (killedWithParent).
  */
 export function pastaDriver(extraArgs: string[]): NetworkDriver {
   return {
@@ -32,11 +33,7 @@ export function pastaDriver(extraArgs: string[]): NetworkDriver {
       await rm(pidFile, { force: true });
       return startHelper(ctx, {
         name: 'pasta',
-        argv: [
-          'setpriv',
-          '--pdeathsig',
-          'KILL',
-          '--',
+        argv: killedWithParent([
           binary,
           '--foreground',
           ...when(!options.debug, '--quiet'),
@@ -63,7 +60,7 @@ export function pastaDriver(extraArgs: string[]): NetworkDriver {
           namespacePaths(ctx).netns,
           '--userns',
           namespacePaths(ctx).userns,
-        ],
+        ]),
         extraPipes: 0,
         addresses,
         waitReady: (_proc, signal) => pidFileWritten(pidFile, signal),

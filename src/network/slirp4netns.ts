@@ -13,6 +13,11 @@ import { assertTunUsable, findHelper, startHelper, when } from './helper.js';
 const READY_FD = 3;
 const EXIT_FD = 4;
 
+/** slirp4netns' API socket (`add_hostfwd`...), which the slirp4netns port driver talks to. */
+export function slirp4netnsApiSocket(stateDir: string): string {
+  return join(stateDir, 'slirp4netns.sock');
+}
+
 /**
  * slirp4netns against the child's PID: it creates and configures the tap itself (`--configure`),
  * writes to the ready fd once it is up, and exits when the exit fd (whose other end only we hold) is closed,
@@ -28,7 +33,7 @@ export function slirp4netnsDriver(extraArgs: string[]): NetworkDriver {
       // The sandbox (pivot_root into an empty root) cannot reach a detached netns' path: RootlessKit turns it off there too.
       const sandboxWanted = options.detachNetns && options.slirp4netnsSandbox === 'auto' ? 'false' : options.slirp4netnsSandbox;
       const { sandbox, seccomp } = await hardening(binary, sandboxWanted, options.slirp4netnsSeccomp);
-      const apiSocket = join(ctx.stateDir, 'slirp4netns.sock');
+      const apiSocket = slirp4netnsApiSocket(ctx.stateDir);
       return startHelper(ctx, {
         name: 'slirp4netns',
         argv: [

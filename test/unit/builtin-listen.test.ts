@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { childAddress, listenAddress, listenError } from '../../src/port/drivers/builtin/listen.js';
+import { childAddress, listenAddress, listenError } from '../../src/port/listen.js';
 import type { PortSpec, Proto } from '../../src/port/types.js';
 
 const spec = (proto: Proto, parentIP?: string, childIP?: string): PortSpec => ({

@@ -229,7 +229,7 @@ describe('errors name the flag and what is allowed', () => {
     [['--slirp4netns-sandbox=on', 'sh'], /invalid value "on" for --slirp4netns-sandbox: allowed values are auto, true, false$/],
     [['--slirp4netns-seccomp=1', 'sh'], /invalid value "1" for --slirp4netns-seccomp: allowed values are auto, true, false$/],
     [['--subid-source=ldap', 'sh'], /invalid value "ldap" for --subid-source: allowed values are auto, dynamic, static$/],
-    [['--port-driver=slirp4netns', 'sh'], /invalid value "slirp4netns" for --port-driver: allowed values are none, builtin$/],
+    [['--port-driver=vpnkit', 'sh'], /invalid value "vpnkit" for --port-driver: allowed values are none, builtin, slirp4netns, socat, implicit$/],
     [['--pidns=yes', 'sh'], /invalid value "yes" for --pidns: allowed values are true, false$/],
     [['--state-dir'], /--state-dir needs a value/],
     [['--net=none', '-p'], /--publish needs a value/],
@@ -330,6 +330,50 @@ describe('cross-flag rules', () => {
       assert.equal(run(`--net=${net}`, '--port-driver=builtin', '-p', ':8080:80/tcp', 'sh').portDriver, 'builtin');
     }
   });
+});
+
+describe('port driver/network matrix', () => {
+  const accepted: Array<[string, string[]]> = [
+    ['none', ['host', 'none', 'slirp4netns', 'pasta']],
+    ['builtin', ['none', 'slirp4netns', 'pasta']],
+    ['slirp4netns', ['slirp4netns']],
+    ['socat', ['none', 'slirp4netns', 'pasta']],
+    ['implicit', ['pasta']],
+  ];
+  for (const [driver, nets] of accepted) {
+    it(`--port-driver=${driver} runs with --net=${nets.join(', ')} and no other`, () => {
+      for (const net of ['host', 'none', 'slirp4netns', 'pasta']) {
+        const argv = [`--net=${net}`, `--port-driver=${driver}`, 'sh'];
+        if (nets.includes(net)) assert.equal(run(...argv).portDriver, driver, net);
+        else assert.throws(() => parseLaunchArgs(argv), UserError, net);
+      }
+    });
+  }
+
+  it('takes --publish with the drivers that publish', () => {
+    for (const [net, driver] of [['slirp4netns', 'slirp4netns'], ['pasta', 'socat'], ['none', 'socat']]) {
+      assert.equal(run(`--net=${net}`, `--port-driver=${driver}`, '-p', ':8080:80/tcp', 'sh').publish.length, 1);
+    }
+  });
+
+  const refused: Array<[string[], RegExp]> = [
+    [['--net=pasta', '--port-driver=slirp4netns'], /^--port-driver=slirp4netns works only with --net=slirp4netns, not --net=pasta: it publishes ports through slirp4netns' own API$/],
+    [['--net=none', '--port-driver=slirp4netns'], /^--port-driver=slirp4netns works only with --net=slirp4netns, not --net=none/],
+    [['--net=slirp4netns', '--port-driver=implicit'], /^--port-driver=implicit works only with --net=pasta, not --net=slirp4netns: pasta is what forwards the ports$/],
+    [['--net=none', '--port-driver=implicit'], /^--port-driver=implicit works only with --net=pasta, not --net=none/],
+    [['--port-driver=slirp4netns'], /^--port-driver=slirp4netns needs a network namespace: use --net=slirp4netns$/],
+    [['--net=host', '--port-driver=implicit'], /^--port-driver=implicit needs a network namespace: use --net=pasta$/],
+    [['--net=host', '--port-driver=socat'], /^--port-driver=socat needs a network namespace: use --net=none, slirp4netns or pasta$/],
+    [
+      ['--net=pasta', '--port-driver=implicit', '-p', ':8080:80/tcp'],
+      /^--publish cannot be used with --port-driver=implicit: ports are implicit: pasta forwards every port bound in the namespace by itself \(a server listening on port N inside is reachable on the host's port N\)\. Drop --publish, or choose the ports with --port-driver=builtin or --port-driver=socat$/,
+    ],
+    [['--net=slirp4netns', '-p', ':8080:80/tcp'], /^--publish needs a port driver: add --port-driver=builtin, --port-driver=slirp4netns or --port-driver=socat \(--port-driver=none publishes nothing\)$/],
+    [['--net=pasta', '-p', ':8080:80/tcp'], /^--publish needs a port driver: add --port-driver=builtin or --port-driver=socat \(/],
+  ];
+  for (const [argv, message] of refused) {
+    it(argv.join(' '), () => rejects([...argv, 'sh'], message));
+  }
 });
 
 function escapeRegExp(text: string): string {

@@ -1,20 +1,30 @@
 import type { RunningNetwork } from '../../network/driver.js';
+import { slirp4netnsApiSocket } from '../../network/slirp4netns.js';
 import type { LaunchOptions } from '../../options.js';
+import type { Log } from '../../parent/log.js';
 import type { PortDriver } from '../types.js';
 import { BuiltinDriver } from './builtin/parent.js';
 import type { Dial } from './builtin/tcp.js';
 import type { OpenUdp } from './builtin/udp.js';
+import { IMPLICIT_PASTA_ARGS, ImplicitDriver } from './implicit.js';
+import { Slirp4netnsDriver } from './slirp4netns.js';
+import type { NamespacePaths } from './socat-argv.js';
+import { SocatDriver } from './socat.js';
 
-/** What a port driver may use: the launch options, the running network helper, and the child's sockets. */
+/** What a port driver may use: the launch options, the running network helper, and the child's sockets and namespaces. */
 export interface PortDriverContext {
   options: LaunchOptions;
   network: RunningNetwork | undefined;
   child: { dial: Dial; udpSocket: OpenUdp };
+  /** The child's namespaces as paths (the network namespace's bind mount with --detach-netns). */
+  namespaces: NamespacePaths;
+  stateDir: string;
+  log: Log;
 }
 
 /** Extra arguments a port driver needs its network helper started with. */
-export function networkArgsFor(_options: LaunchOptions): string[] {
-  return [];
+export function networkArgsFor(options: LaunchOptions): string[] {
+  return options.portDriver === 'implicit' ? [...IMPLICIT_PASTA_ARGS] : [];
 }
 
 /** The parent half of `--port-driver`, or null for `none`. */
@@ -22,7 +32,20 @@ export function createPortDriver(ctx: PortDriverContext): PortDriver | null {
   switch (ctx.options.portDriver) {
     case 'builtin':
       return new BuiltinDriver(ctx.child);
+    case 'slirp4netns':
+      return new Slirp4netnsDriver(slirp4netnsApiSocket(ctx.stateDir), networkChildIP(ctx.network));
+    case 'socat':
+      return new SocatDriver(ctx.namespaces, ctx.log);
+    case 'implicit':
+      return new ImplicitDriver();
     case 'none':
       return null;
   }
+}
+
+function networkChildIP(network: RunningNetwork | undefined): string {
+  const childIP = network?.info.childIP;
+  // The flag checks allow this driver with --net=slirp4netns only, whose network always has a child address.
+  if (!childIP) throw new Error('--port-driver=slirp4netns without a slirp4netns network');
+  return childIP;
 }

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { PortForward, PortSpec } from '../../types.js';
-import { childAddress, listenAddress, listenError } from './listen.js';
+import { childAddress, listenAddress, listenError } from '../../listen.js';
 
 export type Dial = (host: string, port: number) => Promise<Socket>;
 

@@ -1,7 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { PortForward, PortSpec } from '../../types.js';
-import { childAddress, listenAddress, listenError } from './listen.js';
+import { childAddress, listenAddress, listenError } from '../../listen.js';
 
 export type OpenUdp = (family: 4 | 6) => Promise<Socket>;
 

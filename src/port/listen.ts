@@ -1,5 +1,6 @@
-import { UserError } from '../../../errors.js';
-import type { PortSpec } from '../../types.js';
+/** Where a published port listens on the host, and a failed bind in words: shared by the drivers. */
+import { UserError } from '../errors.js';
+import type { PortSpec } from './types.js';
 
 /** Where the host socket of a spec listens. */
 export interface ListenAddress {

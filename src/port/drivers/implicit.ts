@@ -1,0 +1,29 @@
+/**
+ * `--port-driver=implicit` (with --net=pasta): pasta itself forwards every port a server binds in the
+ * namespace, so there is nothing to add or remove; this driver only answers `info` and refuses adds.
+ */
+import { UserError } from '../../errors.js';
+import type { PortDriver, PortDriverInfo } from '../types.js';
+
+/** Why ports are not published one by one with this driver. */
+export const IMPLICIT_PORTS =
+  "ports are implicit: pasta forwards every port bound in the namespace by itself (a server listening on port N inside is reachable on the host's port N)";
+
+/**
+ * pasta's flags for automatic forwarding. `--tcp-ns auto` too: pasta 2023.03 (Debian 12) rescans the namespace's
+ * TCP ports only while it also mirrors the host's bound ports into the namespace's loopback (verified: with
+ * `--tcp-ns none` a server started after pasta is never forwarded). RootlessKit leaves all four at pasta's default, auto.
+ */
+export const IMPLICIT_PASTA_ARGS = ['--tcp-ports', 'auto', '--udp-ports', 'auto', '--tcp-ns', 'auto'];
+
+export class ImplicitDriver implements PortDriver {
+  info(): PortDriverInfo {
+    return { driver: 'implicit', protos: ['tcp', 'udp'] };
+  }
+
+  open(): Promise<never> {
+    return Promise.reject(new UserError(`ports cannot be added with --port-driver=implicit: ${IMPLICIT_PORTS}`));
+  }
+
+  async stop(): Promise<void> {}
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { UserError } from '../../src/errors.js';
+import type { LaunchOptions } from '../../src/options.js';
+import { networkArgsFor } from '../../src/port/drivers/index.js';
+import { hostFwd } from '../../src/port/drivers/slirp4netns.js';
+import { socatArgv } from '../../src/port/drivers/socat-argv.js';
+import type { PortSpec } from '../../src/port/types.js';
+
+const NS = { netns: '/proc/42/ns/net', userns: '/proc/42/ns/user' };
+const PDEATHSIG = ['setpriv', '--pdeathsig', 'KILL', '--'];
+
+function spec(text: Partial<PortSpec> & Pick<PortSpec, 'proto'>): PortSpec {
+  return { parentPort: 8080, childPort: 80, ...text };
+}
+
+describe('socat command line', () => {
+  const inner = (timeout: string, target: string) =>
+    `EXEC:"${[...PDEATHSIG, 'nsenter', '--preserve-credentials', `--user=${NS.userns}`, `--net=${NS.netns}`, 'socat', ...timeout.split(' '), 'STDIO,shut-down', target].join(' ')}",nofork`;
+
+  const cases: Array<[PortSpec, string, string]> = [
+    [spec({ proto: 'tcp' }), 'TCP-LISTEN:8080,pf=ip6,bind=[::],ipv6only=0,reuseaddr,fork', inner('-t 3600', 'TCP:127.0.0.1:80')],
+    [spec({ proto: 'tcp4', parentIP: '0.0.0.0' }), 'TCP-LISTEN:8080,pf=ip4,bind=0.0.0.0,reuseaddr,fork', inner('-t 3600', 'TCP:127.0.0.1:80')],
+    [spec({ proto: 'tcp6', parentIP: '::' }), 'TCP-LISTEN:8080,pf=ip6,bind=[::],ipv6only=1,reuseaddr,fork', inner('-t 3600', 'TCP:127.0.0.1:80')],
+    [spec({ proto: 'tcp', parentIP: '127.0.0.1', childIP: '::1' }), 'TCP-LISTEN:8080,pf=ip4,bind=127.0.0.1,reuseaddr,fork', inner('-t 3600', 'TCP:[::1]:80')],
+    [spec({ proto: 'udp4', parentIP: '127.0.0.1', childIP: '10.0.2.100' }), 'UDP-LISTEN:8080,pf=ip4,bind=127.0.0.1,reuseaddr,fork', inner('-T 90', 'UDP:10.0.2.100:80')],
+    [spec({ proto: 'udp6', parentIP: '::1' }), 'UDP-LISTEN:8080,pf=ip6,bind=[::1],ipv6only=1,reuseaddr,fork', inner('-T 90', 'UDP:127.0.0.1:80')],
+  ];
+  for (const [given, listen, exec] of cases) {
+    it(`${given.proto} ${given.parentIP ?? '(no parent IP)'} -> ${given.childIP ?? '(no child IP)'}`, () => {
+      assert.deepEqual(socatArgv(given, NS), [...PDEATHSIG, 'socat', listen, exec]);
+    });
+  }
+
+  it('refuses namespace paths that socat would split or parse', () => {
+    assert.throws(() => socatArgv(spec({ proto: 'tcp' }), { ...NS, netns: '/proc/42/root/my state/netns' }), UserError);
+    assert.throws(() => socatArgv(spec({ proto: 'tcp' }), { ...NS, netns: '/proc/42/root/a:b/netns' }), UserError);
+  });
+});
+
+describe('slirp4netns add_hostfwd arguments', () => {
+  it('default to 0.0.0.0 and the network\'s child address, proto without its family', () => {
+    assert.deepEqual(hostFwd(spec({ proto: 'tcp4' }), '10.0.2.100'), {
+      proto: 'tcp', host_addr: '0.0.0.0', host_port: 8080, guest_addr: '10.0.2.100', guest_port: 80,
+    });
+    assert.deepEqual(hostFwd(spec({ proto: 'udp', parentIP: '127.0.0.1', childIP: '10.0.2.5' }), '10.0.2.100'), {
+      proto: 'udp', host_addr: '127.0.0.1', host_port: 8080, guest_addr: '10.0.2.5', guest_port: 80,
+    });
+  });
+
+  const refused: Array<[PortSpec, RegExp]> = [
+    [spec({ proto: 'tcp6' }), /^proto tcp6 is not supported by the slirp4netns driver \(supported: tcp, tcp4, udp, udp4; slirp4netns forwards IPv4 only\)$/],
+    [spec({ proto: 'udp6' }), /proto udp6 is not supported/],
+    [spec({ proto: 'sctp' }), /proto sctp is not supported/],
+    [spec({ proto: 'tcp', parentIP: '::' }), /^parent IP :: is not IPv4/],
+    [spec({ proto: 'tcp', childIP: '::1' }), /^child IP ::1 is not IPv4/],
+    [spec({ proto: 'tcp', childIP: '127.0.0.1' }), /^child IP 127\.0\.0\.1 is a loopback address, which the slirp4netns driver cannot reach/],
+    [spec({ proto: 'udp4', childIP: '127.1.2.3' }), /^child IP 127\.1\.2\.3 is a loopback address/],
+  ];
+  for (const [given, message] of refused) {
+    it(`refuses ${JSON.stringify(given)}`, () => {
+      assert.throws(() => hostFwd(given, '10.0.2.100'), (err: unknown) => err instanceof UserError && message.test(err.message));
+    });
+  }
+});
+
+describe('network arguments of a port driver', () => {
+  it('implicit turns pasta\'s automatic forwarding on; the others add nothing', () => {
+    const options = (portDriver: LaunchOptions['portDriver']) => ({ portDriver }) as LaunchOptions;
+    assert.deepEqual(networkArgsFor(options('implicit')), ['--tcp-ports', 'auto', '--udp-ports', 'auto', '--tcp-ns', 'auto']);
+    for (const driver of ['none', 'builtin', 'slirp4netns', 'socat'] as const) assert.deepEqual(networkArgsFor(options(driver)), []);
+  });
+});
