@@ -19,7 +19,8 @@ nsgate=$!
 trap 'kill "$nsgate" 2>/dev/null; wait "$nsgate" 2>/dev/null || true; rm -rf "$www"' EXIT
 
 for _ in $(seq 50); do
-  if page=$(curl -fsS --max-time 2 "http://127.0.0.1:$port/" 2>/dev/null); then
+  kill -0 "$nsgate" 2>/dev/null || { echo "demo: nsgate exited (see its error above)" >&2; exit 1; }
+  if page=$(curl -fsS --max-time 2 "http://127.0.0.1:$port/" 2>/dev/null) && [ "$page" = "hello from inside nsgate's namespace" ]; then
     echo "curl http://127.0.0.1:$port/ -> $page"
     exit 0
   fi

@@ -4,6 +4,7 @@ import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerRespon
 import { dirname, join } from 'node:path';
 import { UserError, errorMessage } from '../errors.js';
 import { conformApiInfo, conformPortStatus, decodePortSpec, toGoJSON } from './schema.js';
+import { parsePortId } from '../port/spec.js';
 import type { ApiInfo, PortService } from './types.js';
 
 export interface ApiServerOptions {
@@ -76,6 +77,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
  * and worker threads may not change it at all.
  */
 async function listenPrivately(server: http.Server, socketPath: string): Promise<void> {
+  // sun_path holds 107 bytes, and Node would silently cut a longer path: bind somewhere else entirely.
+  const longest = join(dirname(socketPath), '.api-XXXXXX', 's');
+  if (Buffer.byteLength(longest) > 107 || Buffer.byteLength(socketPath) > 107) {
+    throw new UserError(`the path ${socketPath} is too long for a UNIX socket (at most ${107 - 12} bytes for its directory): choose a shorter --state-dir`);
+  }
   const dir = await mkdtemp(join(dirname(socketPath), '.api-'));
   const tmpPath = join(dir, 's'); // short: sun_path holds 107 bytes
   try {
@@ -125,7 +131,7 @@ function makeRoutes(opts: ApiServerOptions): Route[] {
       path: /^\/v1\/ports\/([^/]+)$/,
       methods: {
         DELETE: withPorts(async (ports, _req, [id]) => {
-          await ports.remove(parsePortId(id!));
+          await ports.remove(portId(id!));
           return { status: 200 };
         }),
       },
@@ -175,9 +181,9 @@ function requestPath(target: string): string {
   }
 }
 
-function parsePortId(text: string): number {
-  const id = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(id)) throw new HttpError(400, `bad id ${JSON.stringify(text)}: expected a port ID (an integer)`);
+function portId(text: string): number {
+  const id = parsePortId(text);
+  if (id === undefined) throw new HttpError(400, `bad id ${JSON.stringify(text)}: expected a port ID (an integer)`);
   return id;
 }
 

@@ -6,4 +6,5 @@
 import { answerPortRequest } from '../port/drivers/builtin/child.js';
 import type { ParentMessage } from './protocol.js';
 
-process.on('message', (msg: ParentMessage) => answerPortRequest(msg, process.send!.bind(process)));
+process.on('message', (msg: ParentMessage) => answerPortRequest(msg));
+process.send!({ t: 'hello' });

@@ -7,11 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { errorMessage } from '../errors.js';
 import { exitStatus } from '../exit-status.js';
 import { answerPortRequest } from '../port/drivers/builtin/child.js';
-import type { ChildMessage, ChildRun, ChildSetup, ParentMessage } from './protocol.js';
+import { FORWARDED_SIGNALS, type ChildMessage, type ChildRun, type ChildSetup, type ParentMessage } from './protocol.js';
 import { killLeftovers } from './leftovers.js';
 import { prepareNamespaces, writeResolvConf } from './setup.js';
 
-const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 let command: ChildProcess | undefined;
 let setup: ChildSetup | undefined;
@@ -21,14 +20,14 @@ function send(msg: ChildMessage): void {
   if (process.connected) process.send!(msg);
 }
 
-function disconnect(): void {
-  if (process.connected) process.disconnect();
+/** Tell the parent (if it is still there) and exit at once: a dial still pending inside must not hold nsgate up. */
+function finish(msg: ChildMessage, status: number): void {
+  if (process.connected) process.send!(msg, () => process.exit(status));
+  else process.exit(status);
 }
 
 function fail(err: unknown): void {
-  send({ t: 'failed', message: errorMessage(err) });
-  process.exitCode = 1;
-  disconnect();
+  finish({ t: 'failed', message: errorMessage(err) }, 1);
 }
 
 async function run(req: ChildRun): Promise<void> {
@@ -40,9 +39,7 @@ async function run(req: ChildRun): Promise<void> {
   command.once('exit', (code, signal) => {
     const status = exitStatus(code, signal);
     killLeftovers();
-    send({ t: 'exited', code: status });
-    process.exitCode = status;
-    disconnect();
+    finish({ t: 'exited', code: status }, status);
   });
 }
 
@@ -59,7 +56,7 @@ process.on('message', (msg: ParentMessage) => {
       command?.kill(msg.signal);
       return;
     default:
-      answerPortRequest(msg, process.send!.bind(process));
+      answerPortRequest(msg);
   }
 });
 

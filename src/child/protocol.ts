@@ -3,6 +3,9 @@
  * The channel also carries the builtin port driver's connect requests; the answers bring sockets.
  */
 
+/** Signals nsgate passes on to COMMAND (and that therefore must not kill the child itself). */
+export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
 /** What the child needs to prepare its namespaces. */
 export interface ChildSetup {
   /** Bring `lo` up: the child has its own network namespace. */

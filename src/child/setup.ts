@@ -38,12 +38,16 @@ export async function prepareNamespaces(setup: ChildSetup): Promise<void> {
  * read-only so that nothing written inside reaches the host through a symlink.
  */
 async function copyUp(dir: string, roDir: string): Promise<void> {
-  const st = await stat(dir);
-  if (!st.isDirectory()) throw new Error(`--copy-up=${dir}: not a directory`);
+  const st = await stat(dir).catch((err: Error) => {
+    throw new Error(`--copy-up=${dir}: ${err.message} (it must be an existing directory you can read)`);
+  });
+  if (!st.isDirectory()) throw new Error(`--copy-up=${dir}: not a directory (it must be an existing directory you can read)`);
   await mkdir(roDir);
   await privileged('mount', '--rbind', dir, roDir);
   await privileged('mount', '-o', 'remount,bind,ro', roDir);
-  const entries = await readdir(roDir);
+  const entries = await readdir(roDir).catch((err: Error) => {
+    throw new Error(`--copy-up=${dir}: cannot list it: ${err.message} (it must be a directory you can read)`);
+  });
   await privileged('mount', '-t', 'tmpfs', '-o', `mode=${(st.mode & 0o7777).toString(8)}`, 'nsgate-copyup', dir);
   if (entries.length > 0) await privileged('ln', '-s', '--', ...entries.map((e) => join(roDir, e)), dir);
 }

@@ -7,7 +7,7 @@ import { ApiClient } from '../api/client.js';
 import { toGoJSON } from '../api/schema.js';
 import type { ApiInfo } from '../api/types.js';
 import { UserError, errorMessage } from '../errors.js';
-import { parsePortSpec } from '../port/spec.js';
+import { parsePortId, parsePortSpec } from '../port/spec.js';
 import type { PortSpec, PortStatus } from '../port/types.js';
 import { VERSION } from '../version.js';
 
@@ -149,13 +149,13 @@ function parseCommand(name: CommandName, args: readonly string[]): Command | 'he
       return { name, json, specs: operands.map((spec) => parsePortSpec(spec)) };
     case 'remove-ports':
       if (operands.length === 0) throw new UserError('no ID specified');
-      return { name, ids: operands.map(parsePortId) };
+      return { name, ids: operands.map(portId) };
   }
 }
 
-function parsePortId(text: string): number {
-  const id = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(id)) throw new UserError(`invalid port ID ${JSON.stringify(text)}: expected an integer`);
+function portId(text: string): number {
+  const id = parsePortId(text);
+  if (id === undefined) throw new UserError(`invalid port ID ${JSON.stringify(text)}: expected an integer`);
   return id;
 }
 

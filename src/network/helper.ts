@@ -37,8 +37,8 @@ export function when(cond: boolean, ...args: string[]): string[] {
   return cond ? args : [];
 }
 
-/** The path of an executable `binary` (a name looked up in PATH, or a path); a UserError naming the package if there is none. */
-export async function findHelper(binary: string, debianPackage: string, flag: string): Promise<string> {
+/** The path of an executable `binary` (a name looked up in PATH, or a path); a UserError naming the package (and `flag`, which sets the path) if there is none. */
+export async function findHelper(binary: string, debianPackage: string, flag?: string): Promise<string> {
   const candidates = binary.includes('/')
     ? [binary]
     : (process.env['PATH'] ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, binary));
@@ -47,7 +47,7 @@ export async function findHelper(binary: string, debianPackage: string, flag: st
   }
   throw new UserError(
     `${binary} is not installed (not found${binary.includes('/') ? '' : ' in PATH'}): ` +
-      `install the Debian package "${debianPackage}" (apt-get install ${debianPackage}), or point ${flag} at it`,
+      `install the Debian package "${debianPackage}" (apt-get install ${debianPackage})${flag ? `, or point ${flag} at it` : ''}`,
   );
 }
 

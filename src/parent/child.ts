@@ -68,8 +68,12 @@ export class Child extends SocketRequests {
       proc.once('error', (err: NodeJS.ErrnoException) =>
         reject(err.code === 'ENOENT' ? new UserError('unshare not found: install the Debian package "util-linux"') : err),
       );
-      proc.once('exit', (code) =>
-        reject(new UserError(`could not create the namespaces (unshare exited with ${code}): are unprivileged user namespaces enabled? (sysctl user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns)`)),
+      proc.once('exit', (code, signal) =>
+        reject(
+          new UserError(
+            `the child process ended before it was ready (${signal ?? `exit code ${code}`}): if unshare said it cannot create the namespaces, are unprivileged user namespaces enabled? (sysctl user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns)`,
+          ),
+        ),
       );
       gate.once('data', () =>
         mapIds(proc.pid!).then(
@@ -101,8 +105,15 @@ export class Child extends SocketRequests {
     this.post({ t: 'signal', signal });
   }
 
-  kill(): void {
-    this.child.kill('SIGKILL');
+  /**
+   * Stop the child and everything in its namespaces: closing the channel makes it kill COMMAND's tree
+   * (what a SIGKILL of the child alone would leave running); SIGKILL if it is not gone within a second.
+   */
+  async stop(): Promise<void> {
+    if (this.child.connected) this.child.disconnect();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 1_000);
+    await this.exited;
+    clearTimeout(timer);
   }
 
   private post(msg: ParentMessage): void {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SocketRequests } from './socket-requests.js';
 
@@ -6,7 +6,7 @@ const DIALER_MAIN = fileURLToPath(new URL('../child/dialer.js', import.meta.url)
 
 /** The --detach-netns dialer: a process in the child's user namespace and its detached network namespace. */
 export class Dialer extends SocketRequests {
-  private constructor(private readonly stopIt: () => Promise<void>, proc: import('node:child_process').ChildProcess) {
+  private constructor(private readonly stopIt: () => Promise<void>, proc: ChildProcess) {
     super(proc);
   }
 
@@ -21,8 +21,13 @@ export class Dialer extends SocketRequests {
       await exited;
     };
     return new Promise((resolve, reject) => {
+      const early = (code: number | null) => reject(new Error(`could not start the dialer in the detached network namespace (nsenter exited with ${code})`));
       proc.once('error', reject);
-      proc.once('spawn', () => resolve(new Dialer(stop, proc)));
+      proc.once('exit', early);
+      proc.once('message', () => {
+        proc.off('exit', early);
+        resolve(new Dialer(stop, proc));
+      });
     });
   }
 

@@ -3,11 +3,13 @@ import { startApiServer } from '../api/server.js';
 import { API_VERSION, type ApiInfo } from '../api/types.js';
 import { networkDriver } from '../network/driver.js';
 import { namespacePaths } from '../network/namespace-paths.js';
-import type { LaunchOptions } from '../options.js';
+import { PUBLISHING_PORT_DRIVERS, type LaunchOptions } from '../options.js';
 import { PortManager } from '../port/manager.js';
 import { createPortDriver, networkArgsFor } from '../port/drivers/index.js';
 import { formatPortSpec } from '../port/spec.js';
+import { orList } from '../text.js';
 import { VERSION } from '../version.js';
+import { FORWARDED_SIGNALS } from '../child/protocol.js';
 import { Child } from './child.js';
 import { Dialer } from './dialer.js';
 import type { SocketRequests } from './socket-requests.js';
@@ -16,10 +18,10 @@ import type { Log } from './log.js';
 import { openStateDir } from './state-dir.js';
 import { exitStatus } from '../exit-status.js';
 
-const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-export const NO_PORTS_MESSAGE =
-  'no port driver is available: nsgate was started with --port-driver=none; start it with --port-driver=builtin to publish ports';
+export const NO_PORTS_MESSAGE = `no port driver is available: nsgate was started with --port-driver=none; start it with ${orList(
+  PUBLISHING_PORT_DRIVERS.map((driver) => `--port-driver=${driver}`),
+)} to publish ports`;
 
 /** Undo steps, run last-in first-out whatever happens. */
 class Cleanup {
@@ -71,10 +73,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
 
     child = await step(Child.start(options, (pid) => writeIdMaps(pid, options.subidSource, log.warn)));
     const running = child;
-    cleanup.push(async () => {
-      running.kill();
-      await running.exited;
-    });
+    cleanup.push(() => running.stop());
     writeFileSync(state.file('child_pid'), `${child.pid}`);
 
     const detached = options.detachNetns ? state.file('netns') : undefined;
@@ -89,16 +88,20 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     if (detached) await step(setup);
     const where = { childPid: child.pid, ...(detached ? { detachedNetns: detached } : {}) };
     const netDriver = networkDriver(options.net, networkArgsFor(options));
-    const [network] = await step(Promise.all([netDriver?.start({ ...where, stateDir: state.path, options, debug: log.debug }), setup]));
-    if (network) cleanup.push(() => network.stop());
+    // Registered as soon as it runs, so that a failing child setup still stops it.
+    const starting = netDriver?.start({ ...where, stateDir: state.path, options, debug: log.debug }).then((helper) => {
+      cleanup.push(() => helper.stop());
+      return helper;
+    });
+    const [network] = await step(Promise.all([starting, setup]));
 
     let inside: SocketRequests = running;
-    if (detached && options.portDriver !== 'none') {
+    if (detached && options.portDriver === 'builtin') {
       const dialer = await step(Dialer.start(namespacePaths(where)));
       cleanup.push(() => dialer.stop());
       inside = dialer;
     }
-    const portDriver = createPortDriver({ options, network, child: inside });
+    const portDriver = createPortDriver({ options, network, child: inside, namespaces: namespacePaths(where), stateDir: state.path, log });
     const ports = portDriver ? new PortManager(portDriver) : null;
     if (ports) cleanup.push(() => ports.closeAll());
     const info = (): ApiInfo => ({
@@ -127,17 +130,14 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     );
     started = true;
     if (!network) return await child.exited;
-    let finished = false;
-    const helperDied = network.died.then(async (reason) => {
-      if (finished) return 0;
-      log.error(`${network.info.driver} died: ${reason}; stopping`);
-      running.kill();
-      await running.exited;
-      return 1;
-    });
-    const status = await Promise.race([child.exited, helperDied]);
-    finished = true;
-    return status;
+    const outcome = await Promise.race([
+      child.exited.then((status) => ({ status })),
+      network.died.then((reason) => ({ reason })),
+    ]);
+    if ('status' in outcome) return outcome.status;
+    log.error(`${network.info.driver} died: ${outcome.reason}; stopping`);
+    await running.stop();
+    return 1;
   } catch (err) {
     if (err instanceof Interrupted) return exitStatus(null, err.signal);
     throw err;

@@ -12,6 +12,8 @@ export class ChildSocketError extends Error {
   }
 }
 
+const gone = () => new ChildSocketError('ECHILD', 'the process in the namespace is gone');
+
 interface Pending {
   resolve(handle: Socket | UdpSocket): void;
   reject(err: Error): void;
@@ -32,8 +34,10 @@ export class SocketRequests {
       else if (msg.t === 'socket-error') this.settle(msg.id, undefined, new ChildSocketError(msg.code, msg.message));
     });
     proc.once('exit', () => {
-      for (const id of [...this.pending.keys()]) this.settle(id, undefined, new ChildSocketError('ECHILD', 'the process in the namespace is gone'));
+      for (const id of [...this.pending.keys()]) this.settle(id, undefined, gone());
     });
+    // A send racing the process' death fails through its callback below; this keeps the event from crashing nsgate.
+    proc.on('error', () => {});
   }
 
   /** A TCP connection to host:port made inside the namespace. */
@@ -54,8 +58,8 @@ export class SocketRequests {
         reject(new ChildSocketError('ETIMEDOUT', `no answer from inside the namespace within ${SOCKET_TIMEOUT_MS / 1000} s`));
       }, SOCKET_TIMEOUT_MS);
       this.pending.set(id, { resolve, reject, timer });
-      if (!this.proc.connected) return this.settle(id, undefined, new ChildSocketError('ECHILD', 'the process in the namespace is gone'));
-      this.proc.send(make(id));
+      if (!this.proc.connected) return this.settle(id, undefined, gone());
+      this.proc.send(make(id), (err) => err && this.settle(id, undefined, gone()));
     });
   }
 

@@ -103,6 +103,12 @@ function splitParts(text: string, fail: (problem: string) => never): Part[] {
 }
 
 /** Formats `spec` in the grammar of parsePortSpec: parsePortSpec(formatPortSpec(s)) deep-equals s. */
+/** A port id as written in a URL or on a command line: a plain decimal integer; undefined otherwise. */
+export function parsePortId(text: string): number | undefined {
+  const id = /^\d+$/.test(text) ? Number(text) : NaN;
+  return Number.isSafeInteger(id) ? id : undefined;
+}
+
 export function formatPortSpec(spec: PortSpec): string {
   const childIP = spec.childIP ? `${formatIP(spec.childIP)}:` : '';
   return `${formatIP(spec.parentIP ?? '')}:${spec.parentPort}:${childIP}${spec.childPort}/${spec.proto}`;

@@ -2,50 +2,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../../src/api/client.js';
+import { exchange, probe, udpAsk } from './clients.js';
 import { asUser, fixture, freePort, hostListeners, nsgate, NSGATECTL, type Proc, runNsgate, sha256, startAsUser, userEnv, userTempDir } from './harness.js';
-
-/** Connect, send `data`, end our side, and collect everything until the server ends. Rejects on error. */
-function exchange(host: string, port: number, data: Buffer | string = ''): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const s = connect({ host, port, allowHalfOpen: true }, () => s.end(data));
-    s.on('data', (d) => chunks.push(d));
-    s.on('end', () => resolve(Buffer.concat(chunks)));
-    s.on('error', reject);
-    s.setTimeout(10_000, () => s.destroy(new Error(`timeout on ${host}:${port}`)));
-  });
-}
-
-/** 'refused' if nobody listens at host:port, else what the server sent. */
-async function probe(host: string, port: number): Promise<string> {
-  try {
-    return (await exchange(host, port)).toString();
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : `error ${(err as Error).message}`;
-  }
-}
-
-function udpAsk(host: string, port: number, msg: string): Promise<{ reply: string; localPort: number }> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    const timer = setTimeout(() => {
-      s.close();
-      reject(new Error('no UDP reply'));
-    }, 5_000);
-    s.on('message', (reply) => {
-      clearTimeout(timer);
-      const localPort = s.address().port;
-      s.close();
-      resolve({ reply: reply.toString(), localPort });
-    });
-    s.send(msg, port, host);
-  });
-}
 
 describe('builtin driver', () => {
   let p: Proc;
@@ -155,7 +117,7 @@ describe('builtin driver', () => {
   });
 
   test('a conflicting spec or a taken host port is refused, leaving nothing behind', async () => {
-    await assert.rejects(api.addPort({ proto: 'tcp', parentIP: '0.0.0.0', parentPort: ports.dual!, childPort: 80 }), /conflict|already/i);
+    await assert.rejects(api.addPort({ proto: 'tcp', parentIP: '0.0.0.0', parentPort: ports.dual!, childPort: 80 }), /conflicts with id 1 /);
     const taken: Server = createServer();
     const port = await freePort();
     await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve));

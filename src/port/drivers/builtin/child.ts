@@ -3,18 +3,31 @@
  * and hand it over on the IPC channel. A socket keeps the namespace it was created in, so the parent
  * can use it from the host side.
  */
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createSocket, Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import type { ChildMessage, ParentMessage } from '../../../child/protocol.js';
 
-type Send = (msg: ChildMessage, handle?: Socket | UdpSocket, options?: object, callback?: () => void) => boolean;
-
-export function answerPortRequest(msg: ParentMessage, send: Send): void {
-  if (msg.t === 'dial') return dial(msg.id, msg.host, msg.port, send);
-  if (msg.t === 'udp') return openUdp(msg.id, msg.family, send);
+export function answerPortRequest(msg: ParentMessage): void {
+  if (msg.t === 'dial') return dial(msg.id, msg.host, msg.port);
+  if (msg.t === 'udp') return openUdp(msg.id, msg.family);
 }
 
-function dial(id: number, host: string, port: number, send: Send): void {
+/**
+ * Answer the parent, handing over the socket if there is one. Our copy is dropped once sent (Node does that
+ * itself for TCP, not for UDP, whose copy would race the parent for datagrams), or at once if the parent is gone.
+ */
+function send(msg: ChildMessage, sock?: Socket | UdpSocket): void {
+  const drop = () => {
+    if (sock instanceof UdpSocket) sock.close();
+    else sock?.destroy();
+  };
+  if (!process.connected) return drop();
+  process.send!(msg, sock, {}, (err) => {
+    if (err || sock instanceof UdpSocket) drop();
+  });
+}
+
+function dial(id: number, host: string, port: number): void {
   const sock = connect({ host, port, allowHalfOpen: true });
   // Paused, so the child never starts reading: bytes the server sends first (a banner) must reach the parent.
   sock.pause();
@@ -25,12 +38,11 @@ function dial(id: number, host: string, port: number, send: Send): void {
   });
 }
 
-function openUdp(id: number, family: 4 | 6, send: Send): void {
+function openUdp(id: number, family: 4 | 6): void {
   const sock = createSocket(family === 4 ? 'udp4' : 'udp6');
   sock.once('error', (err: NodeJS.ErrnoException) => {
     send({ t: 'socket-error', id, code: err.code ?? 'EIO', message: err.message });
     sock.close();
   });
-  // Node keeps the sender's copy of a UDP handle open: close it once sent, or it would race the parent for replies.
-  sock.bind(0, () => send({ t: 'socket', id }, sock, {}, () => sock.close()));
+  sock.bind(0, () => send({ t: 'socket', id }, sock));
 }
