@@ -1,0 +1,87 @@
+/**
+ * What is compared: direct loopback, RootlessKit, pasta, and nsgate with every port driver it has
+ * (read from its own option tables, so a new driver is benchmarked without touching this file).
+ */
+import { PORT_DRIVER_NETWORKS, PORT_DRIVERS, PUBLISHING_PORT_DRIVERS, type PortDriverName } from '../src/options.js';
+import type { Program } from './programs.js';
+
+export type Tool = 'direct' | 'rootlesskit' | 'pasta' | 'nsgate';
+
+/** Host ports, on 127.0.0.1, that the clients use. */
+export interface Ports {
+  iperf: number;
+  http: number;
+}
+
+/** Where the servers listen inside a namespace. */
+export const CHILD_PORTS: Ports = { iperf: 5201, http: 8080 };
+
+export interface BenchCase {
+  readonly tool: Tool;
+  readonly driver: string;
+  /** Programs that must be installed for it, besides the servers and clients. */
+  readonly needs: readonly Program[];
+  /**
+   * argv up to the servers' command: it starts a fresh namespace publishing `ports` on 127.0.0.1
+   * to CHILD_PORTS. null for direct: the servers listen on the host ports themselves.
+   */
+  readonly launcher: ((ports: Ports, stateDir: string) => string[]) | null;
+  /**
+   * True when the tool forwards whatever a server binds inside to the same port number on the host
+   * (pasta's automatic mode): the servers then listen on the host ports and nothing is published.
+   */
+  readonly forwardsBoundPorts?: boolean;
+}
+
+export const caseName = (c: { tool: string; driver: string }): string => `${c.tool}/${c.driver}`;
+
+/** Same MTU everywhere: RootlessKit's recommended setting for slirp4netns, and pasta's default. */
+const MTU = '--mtu=65520';
+
+function published(ports: Ports): string[] {
+  const specs = [`${ports.iperf}:${CHILD_PORTS.iperf}/tcp`, `${ports.iperf}:${CHILD_PORTS.iperf}/udp`, `${ports.http}:${CHILD_PORTS.http}/tcp`];
+  return specs.flatMap((spec) => ['-p', `127.0.0.1:${spec}`]);
+}
+
+/** RootlessKit and nsgate take the same flags. */
+function rootlesskitStyle(argv0: string[], net: string, driver: string, publish = true): BenchCase['launcher'] {
+  return (ports, stateDir) => [
+    ...argv0,
+    `--state-dir=${stateDir}`,
+    `--net=${net}`,
+    MTU,
+    `--port-driver=${driver}`,
+    ...(publish ? published(ports) : []),
+    '--',
+  ];
+}
+
+/** pasta forwarding the ports itself (`man pasta`: -t/-u host to namespace, -T/-U none the other way). */
+function pasta(ports: Ports): string[] {
+  const to = (port: keyof Ports) => `127.0.0.1/${ports[port]}:${CHILD_PORTS[port]}`;
+  return ['pasta', '--config-net', '--foreground', '--quiet', '-t', to('iperf'), '-t', to('http'), '-u', to('iperf'), '-T', 'none', '-U', 'none', '--'];
+}
+
+/** Over slirp4netns where the driver allows it, as RootlessKit's are measured; else pasta (implicit). */
+function nsgateCase(nsgate: string, driver: PortDriverName): BenchCase {
+  const net = (['slirp4netns', 'pasta'] as const).find((name) => PORT_DRIVER_NETWORKS[driver].includes(name)) ?? 'slirp4netns';
+  const publishes = (PUBLISHING_PORT_DRIVERS as readonly string[]).includes(driver);
+  return {
+    tool: 'nsgate',
+    driver,
+    needs: [net],
+    launcher: rootlesskitStyle([process.execPath, nsgate], net, driver, publishes),
+    forwardsBoundPorts: !publishes,
+  };
+}
+
+/** Every case, in the order they run and are shown. `nsgate` is the path of nsgate.js. */
+export function allCases(nsgate: string): BenchCase[] {
+  return [
+    { tool: 'direct', driver: 'loopback', needs: [], launcher: null },
+    { tool: 'rootlesskit', driver: 'builtin', needs: ['rootlesskit', 'slirp4netns'], launcher: rootlesskitStyle(['rootlesskit'], 'slirp4netns', 'builtin') },
+    { tool: 'rootlesskit', driver: 'slirp4netns', needs: ['rootlesskit', 'slirp4netns'], launcher: rootlesskitStyle(['rootlesskit'], 'slirp4netns', 'slirp4netns') },
+    { tool: 'pasta', driver: 'implicit', needs: ['pasta'], launcher: pasta },
+    ...PORT_DRIVERS.filter((driver) => driver !== 'none').map((driver) => nsgateCase(nsgate, driver)),
+  ];
+}
