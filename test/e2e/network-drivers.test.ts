@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../../src/errors.js';
 import type { LaunchOptions } from '../../src/options.js';
 import { networkAddresses } from '../../src/network/addresses.js';
+import { parseLaunchArgs } from '../../src/cli/launch-flags.js';
 import { networkDriver, type RunningNetwork } from '../../src/network/driver.js';
 import { assertTunUsable } from '../../src/network/helper.js';
 
@@ -42,34 +43,11 @@ interface RunnerReport {
   diedReason?: string;
 }
 
+/** The options `nsgate --net=slirp4netns --disable-host-loopback true` gives, with overrides. */
 function launchOptions(overrides: Partial<LaunchOptions> = {}): LaunchOptions {
-  return {
-    net: 'slirp4netns',
-    mtu: 65520,
-    cidr: '10.0.2.0/24',
-    ifname: 'tap0',
-    disableHostLoopback: true,
-    ipv6: false,
-    copyUp: [],
-    copyUpMode: 'tmpfs+symlink',
-    propagation: 'rprivate',
-    pidns: false,
-    cgroupns: false,
-    utsns: false,
-    ipcns: false,
-    reaper: 'auto',
-    detachNetns: false,
-    slirp4netnsBinary: 'slirp4netns',
-    pastaBinary: 'pasta',
-    slirp4netnsSandbox: 'auto',
-    slirp4netnsSeccomp: 'auto',
-    subidSource: 'auto',
-    portDriver: 'none',
-    publish: [],
-    debug: false,
-    command: ['true'],
-    ...overrides,
-  };
+  const cmd = parseLaunchArgs(['--net=slirp4netns', '--disable-host-loopback', 'true']);
+  if (cmd.kind !== 'run') throw new Error(`unexpected ${cmd.kind}`);
+  return { ...cmd.options, ...overrides };
 }
 
 function isAlive(pid: number): boolean {
