@@ -44,9 +44,9 @@ export function nativeUnavailableReason(): string | undefined {
   return loadError;
 }
 
-const errnoNames = new Map<number, string>(
-  Object.entries(constants.errno).map(([name, value]) => [value, name]),
-);
+const errnoNames = new Map<number, string>();
+// First name wins: EAGAIN, not its alias EWOULDBLOCK; EDEADLK, not EDEADLOCK.
+for (const [name, value] of Object.entries(constants.errno)) if (!errnoNames.has(value)) errnoNames.set(value, name);
 
 /** A failed system call: `code` is the errno name (EAGAIN, ECONNREFUSED, ...), as Node's own errors. */
 export class SysError extends Error {
