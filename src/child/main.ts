@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { errorMessage } from '../errors.js';
 import { exitStatus } from '../exit-status.js';
 import { answerPortRequest } from '../port/drivers/builtin/child.js';
+import { prepareRelay } from '../port/drivers/builtin/relay-agent.js';
 import { FORWARDED_SIGNALS, type ChildMessage, type ChildRun, type ChildSetup, type ParentMessage } from './protocol.js';
 import { killLeftovers } from './leftovers.js';
 import { prepareNamespaces, writeResolvConf } from './setup.js';
@@ -66,4 +67,5 @@ for (const sig of FORWARDED_SIGNALS) process.on(sig, () => {});
 // The parent is gone: take COMMAND and its tree down with us, as RootlessKit's child does (Pdeathsig).
 process.on('disconnect', killLeftovers);
 
+prepareRelay();
 send({ t: 'hello' });

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ChildRun, ChildSetup, ParentMessage } from '../child/protocol.js';
 import { UserError } from '../errors.js';
 import { exitStatus } from '../exit-status.js';
+import { openFdChannel } from './fd-channel.js';
 import { SocketRequests } from './socket-requests.js';
 import type { LaunchOptions } from '../options.js';
 
@@ -41,8 +42,8 @@ export class Child extends SocketRequests {
   private failure: string | undefined;
   private waiters: Array<{ t: ChildMessage['t']; resolve(): void; reject(err: Error): void }> = [];
 
-  private constructor(private readonly child: ChildProcess, readonly pid: number) {
-    super(child);
+  private constructor(private readonly child: ChildProcess, readonly pid: number, fdChannel: number | null) {
+    super(child, fdChannel);
     child.on('message', (msg: ChildMessage) => this.onMessage(msg));
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -60,9 +61,13 @@ export class Child extends SocketRequests {
    */
   static start(options: LaunchOptions, mapIds: (pid: number) => Promise<void>): Promise<Child> {
     const gateScript = GATE + (reaps(options) ? REAP_CHILD : EXEC_CHILD);
+    // The builtin driver's relay runs in the child, unless the network namespace is detached (then in the dialer).
+    const channel = options.portDriver === 'builtin' && !options.detachNetns ? openFdChannel() : null;
     const proc = spawn('unshare', [...unshareArgs(options), '--', 'sh', '-c', gateScript, process.execPath, CHILD_MAIN], {
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe'],
+      stdio: ['inherit', 'inherit', 'inherit', ...(channel?.stdioFrom3(['ipc', 'pipe']) ?? ['ipc', 'pipe'])],
+      env: { ...process.env, ...channel?.env },
     });
+    channel?.closeChildEnd();
     const gate = proc.stdio[4] as Duplex;
     return new Promise((resolve, reject) => {
       proc.once('error', (err: NodeJS.ErrnoException) =>
@@ -88,7 +93,7 @@ export class Child extends SocketRequests {
         proc.removeAllListeners('exit');
         proc.removeAllListeners('error');
         if (msg.t !== 'hello') return reject(new Error(`unexpected first message from the child: ${msg.t}`));
-        resolve(new Child(proc, options.pidns ? forkedPid(proc.pid!) : proc.pid!));
+        resolve(new Child(proc, options.pidns ? forkedPid(proc.pid!) : proc.pid!, channel?.parentEnd ?? null));
       });
     });
   }

@@ -3,9 +3,7 @@ import { slirp4netnsApiSocket } from '../../network/slirp4netns.js';
 import type { LaunchOptions } from '../../options.js';
 import type { Log } from '../../parent/log.js';
 import type { PortDriver } from '../types.js';
-import { BuiltinDriver } from './builtin/parent.js';
-import type { Dial } from './builtin/tcp.js';
-import type { OpenUdp } from './builtin/udp.js';
+import { BuiltinDriver, type Inside } from './builtin/parent.js';
 import { IMPLICIT_PASTA_ARGS, ImplicitDriver } from './implicit.js';
 import { Slirp4netnsDriver } from './slirp4netns.js';
 import type { NamespacePaths } from './socat-argv.js';
@@ -15,7 +13,7 @@ import { SocatDriver } from './socat.js';
 export interface PortDriverContext {
   options: LaunchOptions;
   network: RunningNetwork | undefined;
-  child: { dial: Dial; udpSocket: OpenUdp };
+  child: Inside;
   /** The child's namespaces as paths (the network namespace's bind mount with --detach-netns). */
   namespaces: NamespacePaths;
   stateDir: string;
@@ -31,7 +29,7 @@ export function networkArgsFor(options: LaunchOptions): string[] {
 export function createPortDriver(ctx: PortDriverContext): PortDriver | null {
   switch (ctx.options.portDriver) {
     case 'builtin':
-      return new BuiltinDriver(ctx.child);
+      return new BuiltinDriver(ctx.child, ctx.options.sourceIpTransparent, ctx.log);
     case 'slirp4netns':
       return new Slirp4netnsDriver(slirp4netnsApiSocket(ctx.stateDir), networkChildIP(ctx.network));
     case 'socat':
