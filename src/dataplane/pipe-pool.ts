@@ -1,9 +1,11 @@
 /**
  * Pipes for splice(2), lent to a connection only while bytes are in flight: an idle connection holds
- * none, so 10,000 idle connections cost 20,000 socket fds and no pipes.
+ * none, so 10,000 idle connections cost 20,000 socket fds and no pipes. Pipes nobody asked for during
+ * a second are closed, so a quiet relay is back to its baseline of fds.
  */
-import { F_SETPIPE_SZ, O_CLOEXEC, O_NONBLOCK, type RelayCalls } from '../sys/relay-io.js';
+import { F_SETPIPE_SZ, O_CLOEXEC, O_NONBLOCK } from '../sys/relay-io.js';
 import { SysError } from '../sys/libc.js';
+import type { Loop } from './loop.js';
 
 export interface Pipe {
   readonly r: number;
@@ -15,32 +17,48 @@ export interface Pipe {
 /** Large pipes mean fewer splice calls per megabyte; the kernel caps unprivileged users at pipe-max-size (1 MiB). */
 const PIPE_SIZE = 1 << 20;
 const POOL_MAX = 64;
+const IDLE_CLOSE_MS = 1_000;
 
 export class PipePool {
   private readonly idle: Pipe[] = [];
   private readonly fds: [number, number] = [0, 0];
+  private takenSinceCheck = false;
+  private checking = false;
 
-  constructor(private readonly io: RelayCalls) {}
+  constructor(private readonly loop: Loop) {}
 
   take(): Pipe {
+    this.takenSinceCheck = true;
     const pipe = this.idle.pop();
     if (pipe) return pipe;
-    if (this.io.pipe2(this.fds, O_NONBLOCK | O_CLOEXEC) === -1) throw new SysError('pipe2', this.io.errno());
+    const { io } = this.loop;
+    if (io.pipe2(this.fds, O_NONBLOCK | O_CLOEXEC) === -1) throw new SysError('pipe2', io.errno());
     const [r, w] = this.fds;
     // Refused past the user's pipe-buffer quota: the default size still works, only slower.
-    const size = this.io.fcntl(w, F_SETPIPE_SZ, PIPE_SIZE);
+    const size = io.fcntl(w, F_SETPIPE_SZ, PIPE_SIZE);
     return { r, w, size: size > 0 ? size : 65536 };
   }
 
   /** Return an empty pipe. */
   give(pipe: Pipe): void {
-    if (this.idle.length < POOL_MAX) this.idle.push(pipe);
-    else this.destroy(pipe);
+    if (this.idle.length >= POOL_MAX) return this.destroy(pipe);
+    this.idle.push(pipe);
+    if (!this.checking) this.scheduleCheck();
   }
 
   /** Close a pipe that may still hold bytes (its connection was aborted). */
   destroy(pipe: Pipe): void {
-    this.io.close(pipe.r);
-    this.io.close(pipe.w);
+    this.loop.io.close(pipe.r);
+    this.loop.io.close(pipe.w);
+  }
+
+  private scheduleCheck(): void {
+    this.checking = true;
+    this.takenSinceCheck = false;
+    this.loop.after(IDLE_CLOSE_MS, () => {
+      this.checking = false;
+      if (!this.takenSinceCheck) for (const pipe of this.idle.splice(0)) this.destroy(pipe);
+      if (this.idle.length > 0) this.scheduleCheck();
+    });
   }
 }

@@ -24,7 +24,7 @@ const loop = new Loop((workerData as { commands: MessagePort }).commands, (msg) 
     report({ op: 'done', id: cmd.id, error: err instanceof Error ? err.message : String(err) });
   }
 });
-const pipes = new PipePool(loop.io);
+const pipes = new PipePool(loop);
 
 report({ op: 'wake', fd: loop.wakeFd });
 loop.run();

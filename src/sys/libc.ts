@@ -27,7 +27,8 @@ function load(): Loaded | null {
     const koffi = createRequire(import.meta.url)('koffi') as KoffiModule;
     loaded = { koffi, lib: koffi.load('libc.so.6') };
   } catch (err) {
-    loadError = err instanceof Error ? err.message : String(err);
+    // The first line: Node appends the whole require stack to "Cannot find module".
+    loadError = (err instanceof Error ? err.message : String(err)).split('\n')[0];
     loaded = null;
   }
   return loaded;

@@ -2,6 +2,7 @@
  * End-to-end helpers: run nsgate (and other programs) as the unprivileged test user, collect output,
  * and wait for things with deadlines. Run by test/run.ts, which sets NSGATE_E2E_DIR.
  */
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chownSync, mkdtempSync } from 'node:fs';
@@ -189,4 +190,35 @@ export function createOuterNetns(name: string): { name: string; remove(): void }
   ip('-n', name, 'link', 'set', 'veth1', 'up');
   ip('-n', name, 'route', 'add', 'default', 'via', '198.51.100.2');
   return { name, remove: () => void spawnSync('ip', ['netns', 'del', name]) };
+}
+
+const CLIENT_NETNS = 'nsgate-test-src';
+const HOST_VETH = 'nsgsrc-host';
+export const SUBNET = '198.51.100.';
+
+/**
+ * A network namespace for a client that is not on the host's loopback: a veth pair, the host's end
+ * 198.51.100.1, the client's 198.51.100.2 (TEST-NET-2, checked unused first). Needs root.
+ */
+export function createClientNetns(): { run(script: string): string; remove(): void } {
+  const remove = () => {
+    spawnSync('ip', ['link', 'del', HOST_VETH]);
+    spawnSync('ip', ['netns', 'del', CLIENT_NETNS]);
+  };
+  remove(); // what an interrupted run left
+  assert.ok(!spawnSync('ip', ['-4', 'addr'], { encoding: 'utf8' }).stdout.includes(SUBNET), `${SUBNET}0/24 is already in use here`);
+  const ip = (...args: string[]) => {
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
+    assert.equal(r.status, 0, `ip ${args.join(' ')}: ${r.stderr}`);
+  };
+  ip('netns', 'add', CLIENT_NETNS);
+  ip('link', 'add', HOST_VETH, 'type', 'veth', 'peer', 'name', 'client0', 'netns', CLIENT_NETNS);
+  ip('addr', 'add', `${SUBNET}1/24`, 'dev', HOST_VETH);
+  ip('link', 'set', HOST_VETH, 'up');
+  ip('-n', CLIENT_NETNS, 'addr', 'add', `${SUBNET}2/24`, 'dev', 'client0');
+  ip('-n', CLIENT_NETNS, 'link', 'set', 'client0', 'up');
+  return {
+    run: (script) => spawnSync('ip', ['netns', 'exec', CLIENT_NETNS, process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 }).stdout,
+    remove,
+  };
 }

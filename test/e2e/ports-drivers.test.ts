@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../../src/api/client.js';
 import type { PortSpec } from '../../src/port/types.js';
 import { exchange, probe, udpAsk, udpExchange } from './clients.js';
-import { eventually, fixture, freePort, nsgate, type Proc, runNsgate, sha256, sleep, userTempDir } from './harness.js';
+import { createClientNetns, eventually, SUBNET, fixture, freePort, nsgate, type Proc, runNsgate, sha256, sleep, userTempDir } from './harness.js';
 
 /**
  * Every process started by `root`, directly or not: the helpers of an nsgate. (Not userProcesses(): other
@@ -98,37 +98,6 @@ async function assertTakenPortRefused(api: ApiClient, spec: (port: number) => Po
   await new Promise((resolve) => taken.close(resolve));
   assert.equal(await probe('127.0.0.1', port), 'refused', 'nothing left listening');
   return port;
-}
-
-const CLIENT_NETNS = 'nsgate-test-src';
-const HOST_VETH = 'nsgsrc-host';
-const SUBNET = '198.51.100.';
-
-/**
- * A network namespace for a client that is not on the host's loopback: a veth pair, the host's end
- * 198.51.100.1, the client's 198.51.100.2 (TEST-NET-2, checked unused first). Needs root.
- */
-function createClientNetns(): { run(script: string): string; remove(): void } {
-  const remove = () => {
-    spawnSync('ip', ['link', 'del', HOST_VETH]);
-    spawnSync('ip', ['netns', 'del', CLIENT_NETNS]);
-  };
-  remove(); // what an interrupted run left
-  assert.ok(!spawnSync('ip', ['-4', 'addr'], { encoding: 'utf8' }).stdout.includes(SUBNET), `${SUBNET}0/24 is already in use here`);
-  const ip = (...args: string[]) => {
-    const r = spawnSync('ip', args, { encoding: 'utf8' });
-    assert.equal(r.status, 0, `ip ${args.join(' ')}: ${r.stderr}`);
-  };
-  ip('netns', 'add', CLIENT_NETNS);
-  ip('link', 'add', HOST_VETH, 'type', 'veth', 'peer', 'name', 'client0', 'netns', CLIENT_NETNS);
-  ip('addr', 'add', `${SUBNET}1/24`, 'dev', HOST_VETH);
-  ip('link', 'set', HOST_VETH, 'up');
-  ip('-n', CLIENT_NETNS, 'addr', 'add', `${SUBNET}2/24`, 'dev', 'client0');
-  ip('-n', CLIENT_NETNS, 'link', 'set', 'client0', 'up');
-  return {
-    run: (script) => spawnSync('ip', ['netns', 'exec', CLIENT_NETNS, process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 }).stdout,
-    remove,
-  };
 }
 
 describe('slirp4netns driver', () => {

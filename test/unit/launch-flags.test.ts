@@ -46,6 +46,7 @@ describe('parseLaunchArgs defaults', () => {
       subidSource: 'auto',
       portDriver: 'none',
       publish: [],
+      sourceIpTransparent: true,
       debug: false,
       command: ['sh'],
     });
