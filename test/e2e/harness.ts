@@ -4,9 +4,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, mkdtempSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { ApiClient } from '../../src/api/client.js';
 
 export const E2E_DIR = process.env.NSGATE_E2E_DIR ?? process.cwd();
 export const NSGATE = join(E2E_DIR, 'dist/src/cli/nsgate.js');
@@ -14,6 +15,12 @@ export const NSGATECTL = join(E2E_DIR, 'dist/src/cli/nsgatectl.js');
 export const FIXTURE = join(E2E_DIR, 'dist/test/e2e/fixtures/servers.js');
 export const IS_ROOT = process.getuid!() === 0;
 export const TEST_USER = 'nsgtest';
+
+/** NSGATE_SOAK=full runs the reliability suite at the issue's full sizes; CI runs the smaller ones. */
+export const SOAK_FULL = process.env.NSGATE_SOAK === 'full';
+export function soakSize(ci: number, full: number): number {
+  return SOAK_FULL ? full : ci;
+}
 
 function userId(name: string): { uid: number; gid: number; home: string } {
   const [, , uid, gid, , home] = spawnSync('getent', ['passwd', name], { encoding: 'utf8' }).stdout.trim().split(':');
@@ -164,6 +171,56 @@ export function userProcesses(user = TEST_USER): number[] {
   return out ? out.split('\n').map(Number) : [];
 }
 
+/**
+ * Every process started by `root`, directly or not: the child, COMMAND and helpers of an nsgate. (Not
+ * userProcesses(): other suites may run as the test user at the same time.)
+ */
+export function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+  }
+  const found: number[] = [];
+  for (let i = -1; i < found.length; i++) found.push(...(children.get(i < 0 ? root : found[i]!) ?? []));
+  return found;
+}
+
+/** The process exists (a zombie not yet reaped counts). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How many files `pid` has open (needs root, or the same user). */
+export function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** Host sockets listening (TCP) or bound (UDP) by any of `pids`, as sorted "proto addr:port" strings (`ss -lntup`). */
+export function listenersOf(pids: number[]): string[] {
+  const wanted = new Set(pids);
+  const out = spawnSync('ss', ['-Hlntup'], { encoding: 'utf8' }).stdout;
+  return out
+    .split('\n')
+    .filter((line) => [...line.matchAll(/pid=(\d+)/g)].some((m) => wanted.has(Number(m[1]))))
+    .map((line) => {
+      const cols = line.trim().split(/\s+/);
+      return `${cols[0]} ${cols[4]}`;
+    })
+    .sort();
+}
+
 /** Listening sockets on the host (`ss -lntu`): local "addr:port" strings. */
 export function hostListeners(): string[] {
   const out = spawnSync('ss', ['-Hlntu'], { encoding: 'utf8' }).stdout;
@@ -189,4 +246,46 @@ export function createOuterNetns(name: string): { name: string; remove(): void }
   ip('-n', name, 'link', 'set', 'veth1', 'up');
   ip('-n', name, 'route', 'add', 'default', 'via', '198.51.100.2');
   return { name, remove: () => void spawnSync('ip', ['netns', 'del', name]) };
+}
+
+/** Ends nsgate with `signal`; every process it had started must be gone soon after. */
+export async function endNsgate(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const started = descendants(p.pid);
+  p.kill(signal);
+  await p.exited();
+  await eventually(`no process of nsgate left (of ${started.join(' ')})`, () => !started.some(alive), 3_000);
+}
+
+export interface Launched {
+  p: Proc;
+  api: ApiClient;
+  stateDir: string;
+  /** The process inside the namespaces (the state dir's child_pid). */
+  childPid(): number;
+  /** Open files of nsgate's parent and child processes. */
+  fds(): { parent: number; child: number };
+  stop(): Promise<void>;
+}
+
+/** nsgate running COMMAND `servers` (fixture KIND,PORT[,HOST] each) with `flags`, once the servers print "ready". */
+export async function launchNsgate(flags: string[], servers: string[]): Promise<Launched> {
+  const dir = userTempDir();
+  const stateDir = `${dir}/state`;
+  const p = nsgate([`--state-dir=${stateDir}`, ...flags, '--', ...fixture(...servers)]);
+  await p.waitFor(/ready/, 20_000);
+  const childPid = () => Number(readFileSync(`${stateDir}/child_pid`, 'utf8'));
+  return {
+    p,
+    api: new ApiClient(`${stateDir}/api.sock`),
+    stateDir,
+    childPid,
+    fds: () => ({ parent: openFds(p.pid), child: openFds(childPid()) }),
+    async stop() {
+      try {
+        await endNsgate(p);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
 }
