@@ -192,11 +192,13 @@ export function descendants(root: number): number[] {
   return found;
 }
 
-/** The process exists (a zombie not yet reaped counts). */
-export function alive(pid: number): boolean {
+/**
+ * The process is still running. A zombie is not: it has ended and holds nothing but its pid, and who reaps
+ * it (whoever adopted an orphan: init, or a subreaper) is outside nsgate's control.
+ */
+export function running(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
@@ -253,7 +255,7 @@ export async function endNsgate(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Pr
   const started = descendants(p.pid);
   p.kill(signal);
   await p.exited();
-  await eventually(`no process of nsgate left (of ${started.join(' ')})`, () => !started.some(alive), 3_000);
+  await eventually(`no process of nsgate left (of ${started.join(' ')})`, () => !started.some(running), 3_000);
 }
 
 export interface Launched {
