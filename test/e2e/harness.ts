@@ -231,7 +231,7 @@ export function hostListeners(): string[] {
 
 /**
  * A network namespace of the test's own standing in for "the host": loopback, plus a veth pair whose both
- * ends stay inside it as the default route (pasta needs a routable interface). A probe of an address that
+ * ends stay inside it as the IPv4 and IPv6 default route (pasta needs a routable interface). A probe of an address that
  * is not mapped ends there and can never leave the machine. Needs root.
  */
 export function createOuterNetns(name: string): { name: string; remove(): void } {
@@ -247,6 +247,9 @@ export function createOuterNetns(name: string): { name: string; remove(): void }
   ip('-n', name, 'link', 'set', 'veth0', 'up');
   ip('-n', name, 'link', 'set', 'veth1', 'up');
   ip('-n', name, 'route', 'add', 'default', 'via', '198.51.100.2');
+  // IPv6 too (documentation prefix, inside this namespace only): pasta copies the host's IPv6 gateway.
+  ip('-n', name, '-6', 'addr', 'add', '2001:db8::1/64', 'dev', 'veth0', 'nodad');
+  ip('-n', name, '-6', 'route', 'add', 'default', 'via', '2001:db8::2');
   return { name, remove: () => void spawnSync('ip', ['netns', 'del', name]) };
 }
 

@@ -1,9 +1,8 @@
 /** The launcher as a user meets it: namespaces, id maps, network drivers, copy-up, state dir, exit codes, signals. */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import { after, before, describe, test } from 'node:test';
-import { createOuterNetns, eventually, FIXTURE, freePort, NSGATE, nsgate, Proc, runNsgate, startAsUser, userProcesses, userTempDir } from './harness.js';
+import { describe, test } from 'node:test';
+import { eventually, FIXTURE, freePort, NSGATE, nsgate, runNsgate, startAsUser, userProcesses, userTempDir } from './harness.js';
 
 const sh = (script: string) => ['sh', '-c', script];
 
@@ -152,36 +151,6 @@ for (const net of ['slirp4netns', 'pasta'] as const) {
       const r = await runNsgate([`--net=${net}`, 'true']);
       assert.equal(r.code, 0, r.stderr);
       await eventually(`${net} gone`, () => userProcesses().every((pid) => before.has(pid)), 2_000);
-    });
-
-    describe('host loopback, with "the host" an outer namespace of the test\'s own', () => {
-      let outer: ReturnType<typeof createOuterNetns>;
-      let server: Proc;
-      const PORT = 17777;
-      before(async () => {
-        outer = createOuterNetns(`nsgate-test-${net}`);
-        server = new Proc(spawn('ip', ['netns', 'exec', outer.name, process.execPath, '-e', `require('net').createServer((s) => s.end('host-loopback\\n')).listen(${PORT}, '127.0.0.1', () => console.log('ready'))`]));
-        await server.waitFor(/ready/);
-      });
-      after(async () => {
-        server.kill();
-        await server.exit;
-        outer.remove();
-      });
-
-      const probe = (...flags: string[]) =>
-        runNsgate([`--net=${net}`, ...flags, process.execPath, '-e', `require('net').connect(${PORT}, '10.0.2.2').on('data', (d) => process.stdout.write(d)).on('error', (e) => console.log('error ' + e.code)).setTimeout(2000, function () { console.log('timeout'); this.destroy(); })`], 30_000, { netns: outer.name });
-
-      test('is reachable as 10.0.2.2 by default', async () => {
-        const r = await probe();
-        assert.equal(r.stdout.trim(), 'host-loopback', r.stderr);
-      });
-
-      test('--disable-host-loopback blocks it', async () => {
-        const r = await probe('--disable-host-loopback');
-        assert.equal(r.code, 0, r.stderr);
-        assert.match(r.stdout.trim(), /^(error \w+|timeout)$/);
-      });
     });
   });
 }
