@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import {
   asUser, createOuterNetns, descendants, fixture, freePort, launchNsgate, listenersOf, nsgate, Proc, runNsgate, userEnv, userTempDir,
@@ -12,7 +12,7 @@ import {
 
 const OTHER_USER = 'nsgtest2';
 
-describe('a running nsgate', () => {
+describe('the state dir and api.sock of a running nsgate', () => {
   let p: Proc;
   let dir: string;
   let port: number;
@@ -82,13 +82,17 @@ describe('an unsafe --state-dir is refused', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('owned by someone else', async () => {
-    mkdirSync(`${dir}/rootowned`, { mode: 0o700 });
-    chmodSync(`${dir}/rootowned`, 0o777); // writable, but still not the user's
-    const r = await runNsgate([`--state-dir=${dir}/rootowned`, '--net=none', 'true']);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /is owned by uid 0, not by you/);
-  });
+  for (const owner of ['root', OTHER_USER]) {
+    test(`owned by someone else (${owner})`, async () => {
+      const uid = Number(spawnSync('id', ['-u', owner], { encoding: 'utf8' }).stdout);
+      mkdirSync(`${dir}/${owner}`, { mode: 0o700 });
+      chmodSync(`${dir}/${owner}`, 0o777); // writable, but still not the user's
+      chownSync(`${dir}/${owner}`, uid, uid);
+      const r = await runNsgate([`--state-dir=${dir}/${owner}`, '--net=none', 'true']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`is owned by uid ${uid}, not by you`));
+    });
+  }
 
   test('a symlink in its place', async () => {
     const target = userTempDir();
