@@ -40,14 +40,14 @@ function randomBytes(rng: Rng, n: number): Buffer {
 
 /**
  * A complete request that asks the server to close after answering, so the exchange ends by itself.
- * Half of them without Host, which means nothing on a UNIX socket.
+ * A header given as '' is left out (`Host: ''` sends none).
  */
 function request(method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Buffer {
   const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(body);
   const head = [`${method} ${path} HTTP/1.1`, 'Connection: close'];
-  if (path.length % 2 === 0) head.push('Host: api');
+  if (!('Host' in headers)) head.push('Host: api');
   if (body !== undefined && !('Content-Length' in headers) && !('Transfer-Encoding' in headers)) head.push(`Content-Length: ${payload.length}`);
-  for (const [k, v] of Object.entries(headers)) head.push(`${k}: ${v}`);
+  for (const [k, v] of Object.entries(headers)) if (v !== '') head.push(`${k}: ${v}`);
   return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), payload]);
 }
 
@@ -151,6 +151,9 @@ export const FAMILIES: Readonly<Record<string, Family>> = {
     once(request('DELETE', `/v1/ports/${pick(rng, ['abc', '1.5', '-1', '0x10', '1e3', '99999999999999999999', '%20', '%00', ' 1', 'NaN', 'Infinity', '١'])}`), 400),
   'an id that no port has': (rng) => once(request('DELETE', `/v1/ports/${int(rng, 100_000, 2 ** 31)}`), 400),
   'a request target that is no URL': (rng) => once(request('GET', pick(rng, ['http://[::1/v1/info', 'http://a:99999/v1/info', 'http://a b/'])), 400),
+  // Host means nothing on a UNIX socket: its absence is no error (Node's own answer to it was not JSON).
+  'no Host header': (rng) =>
+    rng() < 0.5 ? once(request('GET', '/v1/info', undefined, { Host: '' }), 200) : once(request('POST', '/v1/ports', '{}', { Host: '' }), 400),
   'valid reads, pipelined with a bad one': () => {
     const keepAlive = (path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: api\r\n\r\n`);
     return { chunks: [Buffer.concat([keepAlive('/v1/info'), keepAlive('/v1/nope'), request('GET', '/v1/ports')])], then: 'wait', expect: [200, 404, 200] };
