@@ -1,13 +1,10 @@
 /** The launcher as a user meets it: namespaces, id maps, network drivers, copy-up, state dir, exit codes, signals. */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { eventually, FIXTURE, freePort, NSGATE, nsgate, runNsgate, startAsUser, userProcesses, userTempDir } from './harness.js';
 
 const sh = (script: string) => ['sh', '-c', script];
-
-/** Leftover state dirs nsgate creates by default (the test user has no XDG_RUNTIME_DIR). */
-const defaultStateDirs = () => readdirSync('/tmp').filter((n) => n.startsWith('nsgate-') && !n.startsWith('nsgate-e2e') && !n.startsWith('nsgate-test'));
 
 describe('namespaces and exit codes', () => {
   test('COMMAND runs as uid 0 with the caller mapped, in its own network namespace', async () => {
@@ -101,10 +98,12 @@ describe('state dir', () => {
   });
 
   test('the default state dir is private and removed at exit', async () => {
-    const before = defaultStateDirs();
-    const r = await runNsgate(['--net=none', ...sh('stat -c %a "$ROOTLESSKIT_STATE_DIR"')]);
-    assert.equal(r.stdout.trim(), '700');
-    assert.deepEqual(defaultStateDirs(), before);
+    // That very dir, not a listing of /tmp: other runs on the machine create and remove nsgate-* dirs there too.
+    const r = await runNsgate(['--net=none', ...sh('echo "$ROOTLESSKIT_STATE_DIR"; stat -c %a "$ROOTLESSKIT_STATE_DIR"')]);
+    const [dir, mode] = r.stdout.trim().split('\n');
+    assert.match(dir!, /^\/tmp\/nsgate-\w+$/, 'a private temp dir (the test user has no XDG_RUNTIME_DIR)');
+    assert.equal(mode, '700');
+    assert.equal(existsSync(dir!), false, 'removed at exit');
   });
 });
 
@@ -147,10 +146,21 @@ for (const net of ['slirp4netns', 'pasta'] as const) {
     });
 
     test('the helper does not outlive nsgate', async () => {
-      const before = new Set(userProcesses());
-      const r = await runNsgate([`--net=${net}`, 'true']);
+      // Found by its state dir on its command line (slirp4netns' API socket, pasta's pid file): other runs
+      // on the machine may have helpers of their own as the same user.
+      const dir = userTempDir();
+      const cmdline = (pid: number) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        } catch {
+          return ''; // gone meanwhile
+        }
+      };
+      const ours = () => userProcesses().filter((pid) => cmdline(pid).includes(`${dir}/s/`));
+      const r = await runNsgate([`--state-dir=${dir}/s`, `--net=${net}`, 'true']);
       assert.equal(r.code, 0, r.stderr);
-      await eventually(`${net} gone`, () => userProcesses().every((pid) => before.has(pid)), 2_000);
+      await eventually(`${net} gone`, () => ours().length === 0, 2_000);
+      rmSync(dir, { recursive: true, force: true });
     });
   });
 }
