@@ -1,7 +1,8 @@
 /** The REST API on `api.sock`, answering like RootlessKit 1.1.x (see design.md, "Compatibility facts"). */
 import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
-import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import http, { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { UserError, errorMessage } from '../errors.js';
 import { conformApiInfo, conformPortStatus, decodePortSpec, toGoJSON } from './schema.js';
 import { parsePortId } from '../port/spec.js';
@@ -23,6 +24,11 @@ export interface ApiServer {
 /** RootlessKit's own words for a missing port driver. */
 const NO_PORTS_MESSAGE = 'no PortDriver is available';
 const MAX_BODY_BYTES = 64 * 1024;
+/** How much of an oversized body is read and dropped before the 413 (so the client sees it), and for how long. */
+const DRAIN_MAX_BYTES = 1024 * 1024;
+const DRAIN_MAX_MS = 1_000;
+const HEADERS_TIMEOUT_MS = 5_000;
+const REQUEST_TIMEOUT_MS = 10_000;
 
 /** An answer other than 400/500, or a 400 with a message of our own. */
 class HttpError extends Error {
@@ -52,10 +58,18 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const routes = makeRoutes(opts);
   // A client that sends half a request is answered 408 and dropped after the timeouts;
   // the checking interval makes them fire close to on time (the default is 30 s).
+  // Host is not required: on a UNIX socket it means nothing (and Node's own 400 for it is not JSON).
   const server = http.createServer(
-    { headersTimeout: 5_000, requestTimeout: 10_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 },
+    {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      keepAliveTimeout: 5_000,
+      connectionsCheckingInterval: 1_000,
+      requireHostHeader: false,
+    },
     (req, res) => void handle(req, res, routes),
   );
+  server.on('clientError', answerClientError);
   // Errors after listen (e.g. EMFILE on accept) must not crash the process.
   server.on('error', (err) => process.emitWarning(`API server on ${opts.socketPath}: ${errorMessage(err)}`));
   await listenPrivately(server, opts.socketPath);
@@ -188,12 +202,10 @@ function portId(text: string): number {
 }
 
 function payloadTooLarge(): HttpError {
-  // Close the connection: the rest of the body is never read.
   return new HttpError(413, `request body too large (limit ${MAX_BODY_BYTES} bytes)`, { Connection: 'close' });
 }
 
 async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  if (Number(req.headers['content-length']) > MAX_BODY_BYTES) throw payloadTooLarge();
   const text = (await readBody(req)).toString('utf8');
   if (text.trim() === '') throw new HttpError(400, 'empty request body: expected a PortSpec JSON object');
   try {
@@ -203,23 +215,41 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-/** Reads at most MAX_BODY_BYTES; beyond that it stops reading (no unbounded buffering) and fails with 413. */
+/**
+ * Reads at most MAX_BODY_BYTES; beyond that (or when Content-Length says so) it fails with 413. The rest of
+ * an oversized body is read and dropped first, up to a bound: answering and closing with the client's bytes
+ * unread resets the connection, and the client may lose the answer while still writing.
+ */
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let dropping = false;
+    let timer: NodeJS.Timeout | undefined;
+    const answerTooLarge = (): void => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      reject(payloadTooLarge());
+    };
+    const startDropping = (): void => {
+      dropping = true;
+      chunks.length = 0;
+      size = 0;
+      timer = setTimeout(answerTooLarge, DRAIN_MAX_MS);
+    };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.off('data', onData);
-        req.pause();
-        reject(payloadTooLarge());
-        return;
+      if (dropping) {
+        if (size > DRAIN_MAX_BYTES) answerTooLarge();
+      } else if (size > MAX_BODY_BYTES) {
+        startDropping();
+      } else {
+        chunks.push(chunk);
       }
-      chunks.push(chunk);
     };
+    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) startDropping();
     req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('end', () => (dropping ? answerTooLarge() : resolve(Buffer.concat(chunks))));
     req.once('error', reject);
   });
 }
@@ -230,7 +260,35 @@ function send(res: ServerResponse, status: number, body: string, headers: Outgoi
   res.end(body);
 }
 
-/** `{"message": ...}` plus a newline, like RootlessKit's json.Encoder. */
+/** The error body of every answer: `{"message": ...}` plus a newline, like RootlessKit's json.Encoder. */
+function errorBody(message: string): string {
+  return `${toGoJSON({ message })}\n`;
+}
+
+/**
+ * What Node's HTTP parser rejects before any handler runs (malformed HTTP, headers over 16 KiB, a request
+ * not complete in time) gets the same JSON error as everything else, instead of Node's bodyless default.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A response already under way (a bad chunk in a body being read) cannot be replaced: just drop it.
+  const underway = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage?.headersSent ?? false;
+  if (err.code === 'ECONNRESET' || !socket.writable || underway) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, `request headers too large (limit ${http.maxHeaderSize} bytes)`]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, `request timed out: headers must arrive within ${HEADERS_TIMEOUT_MS / 1000} s, the whole request within ${REQUEST_TIMEOUT_MS / 1000} s`]
+        : [400, `malformed HTTP request: ${err.message}`];
+  const body = errorBody(message);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** A thrown error as its JSON answer: HttpError's status, 400 for a UserError, else 500. */
 function sendError(res: ServerResponse, err: unknown): void {
   if (res.headersSent) {
     res.destroy();
@@ -238,5 +296,5 @@ function sendError(res: ServerResponse, err: unknown): void {
   }
   const status = err instanceof HttpError ? err.status : err instanceof UserError ? 400 : 500;
   const headers = err instanceof HttpError ? err.headers : {};
-  send(res, status, `${toGoJSON({ message: errorMessage(err) })}\n`, headers);
+  send(res, status, errorBody(errorMessage(err)), headers);
 }

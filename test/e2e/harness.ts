@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, mkdtempSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { ApiClient } from '../../src/api/client.js';
 
 export const E2E_DIR = process.env.NSGATE_E2E_DIR ?? process.cwd();
 export const NSGATE = join(E2E_DIR, 'dist/src/cli/nsgate.js');
@@ -15,6 +16,12 @@ export const NSGATECTL = join(E2E_DIR, 'dist/src/cli/nsgatectl.js');
 export const FIXTURE = join(E2E_DIR, 'dist/test/e2e/fixtures/servers.js');
 export const IS_ROOT = process.getuid!() === 0;
 export const TEST_USER = 'nsgtest';
+
+/** NSGATE_SOAK=full runs the reliability suite at the issue's full sizes; CI runs the smaller ones. */
+export const SOAK_FULL = process.env.NSGATE_SOAK === 'full';
+export function soakSize(ci: number, full: number): number {
+  return SOAK_FULL ? full : ci;
+}
 
 function userId(name: string): { uid: number; gid: number; home: string } {
   const [, , uid, gid, , home] = spawnSync('getent', ['passwd', name], { encoding: 'utf8' }).stdout.trim().split(':');
@@ -165,6 +172,58 @@ export function userProcesses(user = TEST_USER): number[] {
   return out ? out.split('\n').map(Number) : [];
 }
 
+/**
+ * Every process started by `root`, directly or not: the child, COMMAND and helpers of an nsgate. (Not
+ * userProcesses(): other suites may run as the test user at the same time.)
+ */
+export function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+  }
+  const found: number[] = [];
+  for (let i = -1; i < found.length; i++) found.push(...(children.get(i < 0 ? root : found[i]!) ?? []));
+  return found;
+}
+
+/**
+ * The process is still running. A zombie is not: it has ended and holds nothing but its pid, and who reaps
+ * it (whoever adopted an orphan: init, or a subreaper) is outside nsgate's control.
+ */
+export function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** How many files `pid` has open (needs root, or the same user). */
+export function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** Host sockets listening (TCP) or bound (UDP) by any of `pids`, as sorted "proto addr:port" strings (`ss -lntup`). */
+export function listenersOf(pids: number[]): string[] {
+  const wanted = new Set(pids);
+  const out = spawnSync('ss', ['-Hlntup'], { encoding: 'utf8' }).stdout;
+  return out
+    .split('\n')
+    .filter((line) => [...line.matchAll(/pid=(\d+)/g)].some((m) => wanted.has(Number(m[1]))))
+    .map((line) => {
+      const cols = line.trim().split(/\s+/);
+      return `${cols[0]} ${cols[4]}`;
+    })
+    .sort();
+}
+
 /** Listening sockets on the host (`ss -lntu`): local "addr:port" strings. */
 export function hostListeners(): string[] {
   const out = spawnSync('ss', ['-Hlntu'], { encoding: 'utf8' }).stdout;
@@ -173,7 +232,7 @@ export function hostListeners(): string[] {
 
 /**
  * A network namespace of the test's own standing in for "the host": loopback, plus a veth pair whose both
- * ends stay inside it as the default route (pasta needs a routable interface). A probe of an address that
+ * ends stay inside it as the IPv4 and IPv6 default route (pasta needs a routable interface). A probe of an address that
  * is not mapped ends there and can never leave the machine. Needs root.
  */
 export function createOuterNetns(name: string): { name: string; remove(): void } {
@@ -189,7 +248,52 @@ export function createOuterNetns(name: string): { name: string; remove(): void }
   ip('-n', name, 'link', 'set', 'veth0', 'up');
   ip('-n', name, 'link', 'set', 'veth1', 'up');
   ip('-n', name, 'route', 'add', 'default', 'via', '198.51.100.2');
+  // IPv6 too (documentation prefix, inside this namespace only): pasta copies the host's IPv6 gateway.
+  ip('-n', name, '-6', 'addr', 'add', '2001:db8::1/64', 'dev', 'veth0', 'nodad');
+  ip('-n', name, '-6', 'route', 'add', 'default', 'via', '2001:db8::2');
   return { name, remove: () => void spawnSync('ip', ['netns', 'del', name]) };
+}
+
+/** Ends nsgate with `signal`; every process it had started must be gone soon after. */
+export async function endNsgate(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const started = descendants(p.pid);
+  p.kill(signal);
+  await p.exited();
+  await eventually(`no process of nsgate left (of ${started.join(' ')})`, () => !started.some(running), 3_000);
+}
+
+export interface Launched {
+  p: Proc;
+  api: ApiClient;
+  stateDir: string;
+  /** The process inside the namespaces (the state dir's child_pid). */
+  childPid(): number;
+  /** Open files of nsgate's parent and child processes. */
+  fds(): { parent: number; child: number };
+  stop(): Promise<void>;
+}
+
+/** nsgate running COMMAND `servers` (fixture KIND,PORT[,HOST] each) with `flags`, once the servers print "ready". */
+export async function launchNsgate(flags: string[], servers: string[]): Promise<Launched> {
+  const dir = userTempDir();
+  const stateDir = `${dir}/state`;
+  const p = nsgate([`--state-dir=${stateDir}`, ...flags, '--', ...fixture(...servers)]);
+  await p.waitFor(/ready/, 20_000);
+  const childPid = () => Number(readFileSync(`${stateDir}/child_pid`, 'utf8'));
+  return {
+    p,
+    api: new ApiClient(`${stateDir}/api.sock`),
+    stateDir,
+    childPid,
+    fds: () => ({ parent: openFds(p.pid), child: openFds(childPid()) }),
+    async stop() {
+      try {
+        await endNsgate(p);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
 }
 
 const CLIENT_NETNS = 'nsgate-test-src';

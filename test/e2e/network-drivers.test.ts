@@ -15,6 +15,7 @@ import { networkAddresses } from '../../src/network/addresses.js';
 import { parseLaunchArgs } from '../../src/cli/launch-flags.js';
 import { networkDriver, type RunningNetwork } from '../../src/network/driver.js';
 import { assertTunUsable } from '../../src/network/helper.js';
+import { running } from './harness.js';
 
 const RUNNER_ENV = 'NSGATE_NETWORK_RUNNER';
 const TEST_USER = 'nsgtest';
@@ -48,14 +49,6 @@ function launchOptions(overrides: Partial<LaunchOptions> = {}): LaunchOptions {
   const cmd = parseLaunchArgs(['--net=slirp4netns', '--disable-host-loopback', 'true']);
   if (cmd.kind !== 'run') throw new Error(`unexpected ${cmd.kind}`);
   return { ...cmd.options, ...overrides };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 // ---------------------------------------------------------------- runner (as nsgtest)
@@ -128,7 +121,7 @@ async function runDriver(request: RunnerRequest): Promise<void> {
     }
     await network.stop();
     report.filesAfterStop = existing();
-    report.helpersAliveAfterStop = report.helperPids.filter(isAlive);
+    report.helpersAliveAfterStop = report.helperPids.filter(running);
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } finally {
     sleeper.kill('SIGKILL');
@@ -189,8 +182,8 @@ async function runAsTestUser(request: RunnerRequest): Promise<RunnerReport> {
 }
 
 async function waitForDeath(pids: number[], ms: number): Promise<number[]> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline && pids.some(isAlive); ) await delay(50);
-  return pids.filter(isAlive);
+  for (const deadline = Date.now() + ms; Date.now() < deadline && pids.some(running); ) await delay(50);
+  return pids.filter(running);
 }
 
 function assertConfigured(report: RunnerReport, driver: HelperName, cidr: string, mtu: number): void {
@@ -286,12 +279,12 @@ function registerTests(): void {
           const runner = spawnRunner({ driver, then: 'hang' });
           const report = await runnerReport(runner);
           try {
-            assert.deepEqual(report.helperPids.filter(isAlive), report.helperPids);
+            assert.deepEqual(report.helperPids.filter(running), report.helperPids);
             runner.kill('SIGKILL');
             assert.deepEqual(await waitForDeath(report.helperPids, 5_000), [], 'helper still running');
           } finally {
             runner.kill('SIGKILL');
-            [report.sleeperPid, ...report.helperPids].filter(isAlive).forEach((pid) => process.kill(pid, 'SIGKILL'));
+            [report.sleeperPid, ...report.helperPids].filter(running).forEach((pid) => process.kill(pid, 'SIGKILL'));
             rmSync(report.stateDir, { recursive: true, force: true });
           }
         });

@@ -5,69 +5,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../../src/api/client.js';
 import type { PortSpec } from '../../src/port/types.js';
 import { exchange, probe, udpAsk, udpExchange } from './clients.js';
-import { createClientNetns, eventually, SUBNET, fixture, freePort, nsgate, type Proc, runNsgate, sha256, sleep, userTempDir } from './harness.js';
-
-/**
- * Every process started by `root`, directly or not: the helpers of an nsgate. (Not userProcesses(): other
- * suites may run as the test user at the same time.)
- */
-function descendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-  }
-  const found: number[] = [];
-  for (let i = -1; i < found.length; i++) found.push(...(children.get(i < 0 ? root : found[i]!) ?? []));
-  return found;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Ends nsgate with `signal`; every process it had started must be gone soon after. */
-async function endNsgate(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  const started = descendants(p.pid);
-  p.kill(signal);
-  await p.exited();
-  await eventually(`no process of nsgate left (of ${started.join(' ')})`, () => !started.some(alive), 3_000);
-}
-
-/** nsgate running COMMAND `servers` with `flags`, once the servers print "ready". */
-async function launch(flags: string[], servers: string[]): Promise<{ p: Proc; api: ApiClient; stop(): Promise<void> }> {
-  const dir = userTempDir();
-  const p = nsgate([`--state-dir=${dir}/state`, ...flags, '--', ...fixture(...servers)]);
-  await p.waitFor(/ready/, 20_000);
-  return {
-    p,
-    api: new ApiClient(`${dir}/state/api.sock`),
-    async stop() {
-      try {
-        await endNsgate(p);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
-}
+import { createClientNetns, running, eventually, freePort, SUBNET, type Launched, launchNsgate, runNsgate, sha256, sleep, userTempDir } from './harness.js';
 
 function curl(port: number): string {
   const r = spawnSync('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
@@ -101,14 +45,14 @@ async function assertTakenPortRefused(api: ApiClient, spec: (port: number) => Po
 }
 
 describe('slirp4netns driver', () => {
-  let run: Awaited<ReturnType<typeof launch>>;
+  let run: Launched;
   let clientNetns: ReturnType<typeof createClientNetns>;
   const ports: Record<string, number> = {};
 
   before(async () => {
     for (const name of ['http', 'udp', 'peer']) ports[name] = await freePort();
     clientNetns = createClientNetns();
-    run = await launch(
+    run = await launchNsgate(
       [
         '--net=slirp4netns', '--port-driver=slirp4netns',
         '-p', `127.0.0.1:${ports.http}:8080/tcp`,
@@ -172,12 +116,12 @@ describe('slirp4netns driver', () => {
 });
 
 describe('socat driver', () => {
-  let run: Awaited<ReturnType<typeof launch>>;
+  let run: Launched;
   const ports: Record<string, number> = {};
 
   before(async () => {
     for (const name of ['http', 'udp', 'dual', 'v6', 'echo']) ports[name] = await freePort();
-    run = await launch(
+    run = await launchNsgate(
       [
         '--net=pasta', '--port-driver=socat',
         '-p', `127.0.0.1:${ports.http}:8080/tcp`,
@@ -226,7 +170,7 @@ describe('socat driver', () => {
     await run.api.removePort(id);
     await closed;
     assert.equal(await probe('127.0.0.1', port), 'refused');
-    await eventually('the socat group gone', () => !group.some(alive), 2_000);
+    await eventually('the socat group gone', () => !group.some(running), 2_000);
   });
 
   test('a taken host port is refused in the builtin driver\'s words, with no socat left', async () => {
@@ -243,30 +187,13 @@ describe('socat driver', () => {
   });
 });
 
-describe('socat processes die with a SIGKILLed nsgate', () => {
-  test('even with a connection open', async () => {
-    const port = await freePort();
-    const dir = userTempDir();
-    const p = nsgate([`--state-dir=${dir}/state`, '--net=none', '--port-driver=socat', '-p', `127.0.0.1:${port}:7/tcp`, '--', ...fixture('tcp-echo,7,127.0.0.1')]);
-    await p.waitFor(/ready/, 20_000);
-    const held = connect(port, '127.0.0.1');
-    held.on('error', () => {});
-    held.write('ping');
-    await new Promise((resolve) => held.once('data', resolve));
-    assert.equal(socatGroup(port).length, 2, 'the listener and the connection');
-    await endNsgate(p, 'SIGKILL');
-    held.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
-});
-
 describe('implicit driver', () => {
-  let run: Awaited<ReturnType<typeof launch>>;
+  let run: Launched;
   let port: number;
 
   before(async () => {
     port = await freePort();
-    run = await launch(['--net=pasta', '--port-driver=implicit'], [`http,${port},0.0.0.0`, `udp-echo,${port},0.0.0.0`]);
+    run = await launchNsgate(['--net=pasta', '--port-driver=implicit'], [`http,${port},0.0.0.0`, `udp-echo,${port},0.0.0.0`]);
   });
 
   after(() => run?.stop());
@@ -292,7 +219,7 @@ describe('implicit driver', () => {
 describe('none driver', () => {
   test('with --net=pasta nothing is forwarded, and API adds name the drivers that publish', async () => {
     const port = await freePort();
-    const run = await launch(['--net=pasta', '--port-driver=none'], [`http,${port},0.0.0.0`]);
+    const run = await launchNsgate(['--net=pasta', '--port-driver=none'], [`http,${port},0.0.0.0`]);
     try {
       await sleep(2_500); // longer than pasta's rescan interval
       assert.equal(await probe('127.0.0.1', port), 'refused');

@@ -79,15 +79,23 @@ function request(socketPath: string, method: string, path: string, body?: string
   });
 }
 
-/** Writes `text` on a raw connection and returns everything the server sends until it closes. */
-function rawExchange(socketPath: string, text: string): Promise<string> {
+/** Writes `data` on a raw connection and returns everything the server sends until it closes. */
+function rawExchange(socketPath: string, data: string | Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(socketPath, () => socket.write(text));
+    const socket = net.connect(socketPath, () => socket.write(data));
     const chunks: Buffer[] = [];
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('close', () => resolve(Buffer.concat(chunks).toString()));
     socket.on('error', reject);
   });
+}
+
+/** One raw HTTP/1.1 answer (headers and body) as an Answer. */
+function parseRaw(text: string): Answer {
+  const [head = '', body = ''] = text.split('\r\n\r\n', 2);
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  return { status: Number(statusLine.split(' ')[1]), headers, body };
 }
 
 function assertJsonError(answer: Answer, status: number, message: string | RegExp): void {
@@ -262,18 +270,33 @@ describe('API server with a port service', () => {
     assert.equal((await call('GET', '/v1/ports')).status, 200);
   });
 
-  test('malformed HTTP gets a 400 and the connection closed; the server stays up', async () => {
+  test('malformed HTTP gets a JSON 400 and the connection closed; the server stays up', async () => {
     for (const garbage of ['HELLO\r\n\r\n', 'GET /v1/info HTTP/9.9\r\n\r\n', 'GET /v1/info HTTP/1.1\r\nBad Header\r\n\r\n', '\x00\x01\x02\r\n\r\n']) {
-      assert.match(await rawExchange(socketPath, garbage), /^HTTP\/1\.1 400 /, JSON.stringify(garbage));
+      assertJsonError(parseRaw(await rawExchange(socketPath, garbage)), 400, /^malformed HTTP request: Parse Error: /);
     }
     assert.equal((await call('GET', '/v1/info')).status, 200);
   });
 
-  test('a client that sends half a request is dropped', { timeout: 15_000 }, async () => {
+  test('headers over 16 KiB get a JSON 431', async () => {
+    const answer = await rawExchange(socketPath, `GET /v1/info HTTP/1.1\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assertJsonError(parseRaw(answer), 431, /request headers too large/);
+  });
+
+  test('a client that sends half a request is dropped with a JSON 408', { timeout: 15_000 }, async () => {
     const started = Date.now();
     const answer = await rawExchange(socketPath, 'GET /v1/info HTTP/1.1\r\nHost: x\r\n');
-    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assertJsonError(parseRaw(answer), 408, /request timed out/);
     assert.ok(Date.now() - started < 8_000);
+  });
+
+  test('a client still writing a 1 MiB body reads its 413, and one that declares 1 TiB gets it within 2 s', async () => {
+    const body = Buffer.alloc(1024 * 1024 - 100, ' ');
+    const big = await rawExchange(socketPath, Buffer.concat([Buffer.from(`POST /v1/ports HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+    assertJsonError(parseRaw(big), 413, /too large/);
+    const started = Date.now();
+    const declared = await rawExchange(socketPath, `POST /v1/ports HTTP/1.1\r\nContent-Length: ${2 ** 40}\r\n\r\n{`);
+    assertJsonError(parseRaw(declared), 413, /too large/);
+    assert.ok(Date.now() - started < 2_000);
   });
 });
 
