@@ -10,7 +10,7 @@ export interface Settings {
   runs: number;
   /** Length of each throughput and request-rate run. */
   seconds: number;
-  /** Idle forwarded connections held open while the parent's RSS is read. */
+  /** Idle forwarded connections held open while the forwarder's RSS is read. */
   idleConnections: number;
   /** Only these cases ("tool/driver"), or all of them. */
   cases?: readonly string[];

@@ -1,7 +1,11 @@
-/** The forwarding process's memory (RSS) with N idle TCP connections open through the published port. */
-import { readFileSync } from 'node:fs';
+/**
+ * The forwarder's memory (RSS) with N idle TCP connections open through the published port. The forwarder
+ * is the launcher and its descendants running the same program: RootlessKit's parent and child, nsgate's
+ * parent and child (where its native relay holds the connections); not COMMAND, not slirp4netns.
+ */
+import { readFileSync, readlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { sleep } from '../../test/e2e/harness.js';
+import { descendants, sleep } from '../../test/e2e/harness.js';
 import type { MetricGroup } from './group.js';
 
 /** Connections opened at once: more would overflow listen backlogs and wait for SYN retries. */
@@ -16,6 +20,19 @@ function rssMiB(pid: number): number {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+([0-9]+) kB/m);
   if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(m[1]) / 1024;
+}
+
+function forwarderRssMiB(launcher: number): number {
+  const exe = (pid: number) => readlinkSync(`/proc/${pid}/exe`);
+  const program = exe(launcher);
+  const same = descendants(launcher).filter((pid) => {
+    try {
+      return exe(pid) === program;
+    } catch {
+      return false; // gone, or not ours to read
+    }
+  });
+  return [launcher, ...same].reduce((sum, pid) => sum + rssMiB(pid), 0);
 }
 
 /** A connected socket, or null if it failed. */
@@ -49,7 +66,7 @@ export const idleMemory: MetricGroup = {
   estimateSeconds: (s) => 1.5 + s.idleConnections / 4_000,
   async measure({ parentPid, ports, settings }) {
     if (parentPid === null) throw new Error('no forwarding process');
-    const idleMb = rssMiB(parentPid);
+    const idleMb = forwarderRssMiB(parentPid);
     const sockets: Socket[] = [];
     try {
       await openMany(ports.http, settings.idleConnections, sockets);
@@ -58,7 +75,7 @@ export const idleMemory: MetricGroup = {
         throw new Error(`only ${sockets.length} of ${settings.idleConnections} idle connections could be opened`);
       }
       await sleep(SETTLE_MS);
-      return [{ metric: 'rss_mb', value: rssMiB(parentPid), detail: { idle_mb: idleMb, connections: sockets.length } }];
+      return [{ metric: 'rss_mb', value: forwarderRssMiB(parentPid), detail: { idle_mb: idleMb, connections: sockets.length } }];
     } finally {
       for (const socket of sockets) socket.destroy();
     }

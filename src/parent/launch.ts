@@ -74,6 +74,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     child = await step(Child.start(options, (pid) => writeIdMaps(pid, options.subidSource, log.warn)));
     const running = child;
     cleanup.push(() => running.stop());
+    log.debug(`child ${child.pid} is in its namespaces, with its id maps`);
     writeFileSync(state.file('child_pid'), `${child.pid}`);
 
     const detached = options.detachNetns ? state.file('netns') : undefined;
@@ -94,6 +95,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       return helper;
     });
     const [network] = await step(Promise.all([starting, setup]));
+    log.debug('namespaces set up, network ready');
 
     let inside: SocketRequests = running;
     if (detached && options.portDriver === 'builtin') {
@@ -129,6 +131,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       }),
     );
     started = true;
+    log.debug('COMMAND started');
     if (!network) return await child.exited;
     const outcome = await Promise.race([
       child.exited.then((status) => ({ status })),

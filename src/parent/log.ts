@@ -7,7 +7,8 @@ export interface Log {
 
 export function createLog(debug: boolean): Log {
   return {
-    debug: debug ? (msg) => process.stderr.write(`nsgate: debug: ${msg}\n`) : () => {},
+    // Milliseconds since nsgate started: --debug doubles as a startup profile.
+    debug: debug ? (msg) => process.stderr.write(`nsgate: debug: +${Math.round(performance.now())}ms ${msg}\n`) : () => {},
     warn: (msg) => process.stderr.write(`nsgate: warning: ${msg}\n`),
     error: (msg) => process.stderr.write(`nsgate: error: ${msg}\n`),
   };

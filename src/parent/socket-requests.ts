@@ -78,9 +78,21 @@ export class SocketRequests {
     return forwardId;
   }
 
-  /** Stop serving forward `id` inside, closing its connections. */
+  /**
+   * Stop serving forward `id` inside, closing its connections. If the process inside is gone, so is
+   * the forward (it held the only copy of the host socket): nothing left to do.
+   */
   async unforward(id: number): Promise<void> {
-    await this.request(() => ({ t: 'unforward', id }), 'none', id);
+    try {
+      await this.request(() => ({ t: 'unforward', id }), 'none', id);
+    } catch (err) {
+      if (!(err instanceof ChildSocketError && err.code === 'ECHILD')) throw err;
+    }
+  }
+
+  /** Ports with source-IP propagation are coming: the process inside sets up its routing meanwhile. */
+  prepareSourceIp(): void {
+    if (this.proc.connected) this.proc.send({ t: 'source-ip' } satisfies ParentMessage);
   }
 
   private request(make: (id: number) => ParentMessage, expect: 'handle' | 'none' = 'handle', reuseId?: number): Promise<Handle | undefined> {

@@ -4,7 +4,6 @@
  * propagation needs policy routing in the namespace, set up once, on the first port that asks for it.
  */
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { RelayEngine } from '../../../dataplane/engine.js';
 import { FD_CHANNEL_ENV, type ChildMessage, type ParentMessage } from '../../../child/protocol.js';
 import { receiveFds } from '../../../sys/fd-passing.js';
@@ -17,14 +16,12 @@ import { FD_CLOEXEC, F_SETFD, socketCalls } from '../../../sys/socket.js';
 export const SOURCE_IP_TABLE = 27003;
 /**
  * Replies from the server (sent from loopback to the client's real address) are delivered locally, to
- * the relay's transparent socket, instead of being routed out of the namespace.
+ * the relay's transparent socket, instead of being routed out of the namespace. One `ip -batch` per family.
  */
-const SOURCE_IP_ROUTING = [
-  ['-4', 'rule', 'add', 'from', '127.0.0.0/8', 'lookup', String(SOURCE_IP_TABLE)],
-  ['-4', 'route', 'add', 'local', 'default', 'dev', 'lo', 'table', String(SOURCE_IP_TABLE)],
-  ['-6', 'rule', 'add', 'from', '::1', 'lookup', String(SOURCE_IP_TABLE)],
-  ['-6', 'route', 'add', 'local', 'default', 'dev', 'lo', 'table', String(SOURCE_IP_TABLE)],
-];
+const SOURCE_IP_ROUTING: Record<'-4' | '-6', string> = {
+  '-4': `rule add from 127.0.0.0/8 lookup ${SOURCE_IP_TABLE}\nroute add local default dev lo table ${SOURCE_IP_TABLE}\n`,
+  '-6': `rule add from ::1 lookup ${SOURCE_IP_TABLE}\nroute add local default dev lo table ${SOURCE_IP_TABLE}\n`,
+};
 
 const channel = Number(process.env[FD_CHANNEL_ENV]);
 let engine: Promise<RelayEngine> | undefined;
@@ -42,6 +39,14 @@ export function prepareRelay(): void {
   engine = RelayEngine.start();
   // A failure here is reported to the first `forward`, which awaits the same promise.
   engine.catch(() => {});
+}
+
+/**
+ * The parent's port driver is about to publish: with source-IP propagation asked for, set up its routing
+ * now, while the parent starts its API server, rather than on the first port.
+ */
+export function prepareSourceIp(): void {
+  void routeRepliesLocally();
 }
 
 export async function answerForwardRequest(msg: Extract<ParentMessage, { t: 'forward' | 'unforward' }>): Promise<ChildMessage> {
@@ -83,16 +88,19 @@ async function unforward(id: number): Promise<void> {
 
 /** Set up the source-IP routing once; false (with one warning) where the namespace refuses it. */
 function routeRepliesLocally(): Promise<boolean> {
-  sourceIpRouting ??= (async () => {
-    const run = promisify(execFile);
-    try {
-      for (const args of SOURCE_IP_ROUTING) await run('ip', args);
-      return true;
-    } catch (err) {
-      const why = (err as { stderr?: string }).stderr?.trim() || (err instanceof Error ? err.message : String(err));
-      console.error(`nsgate: warning: source IP propagation is off: cannot set up routing in the namespace (${why}); servers see 127.0.0.1`);
+  sourceIpRouting ??= Promise.all(Object.entries(SOURCE_IP_ROUTING).map(([family, batch]) => ipBatch(family, batch))).then(
+    () => true,
+    (err: Error) => {
+      console.error(`nsgate: warning: source IP propagation is off: cannot set up routing in the namespace (${err.message}); servers see 127.0.0.1`);
       return false;
-    }
-  })();
+    },
+  );
   return sourceIpRouting;
+}
+
+function ipBatch(family: string, batch: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ip = execFile('ip', [family, '-batch', '-'], (err, _stdout, stderr) => (err ? reject(new Error(stderr.trim() || err.message)) : resolve()));
+    ip.stdin!.end(batch);
+  });
 }
