@@ -21,6 +21,8 @@ if (process.getuid!() === 0) {
   e2eDir = mkdtempSync('/tmp/nsgate-e2e-');
   cpSync(join(root, 'dist'), join(e2eDir, 'dist'), { recursive: true });
   cpSync(join(root, 'package.json'), join(e2eDir, 'package.json'));
+  // koffi (native calls: the bypass driver) must resolve from the copy too.
+  cpSync(join(root, 'node_modules/koffi'), join(e2eDir, 'node_modules/koffi'), { recursive: true });
   chmodSync(e2eDir, 0o755);
 }
 

@@ -35,7 +35,9 @@ export type ParentMessage =
   | { t: 'run'; run: ChildRun }
   | { t: 'signal'; signal: NodeJS.Signals }
   | { t: 'dial'; id: number; host: string; port: number }
-  | { t: 'udp'; id: number; family: 4 | 6 };
+  | { t: 'udp'; id: number; family: 4 | 6 }
+  /** --port-driver=bypass: a listening TCP socket at host:port inside, for in-namespace clients of a bypassed port. */
+  | { t: 'listen'; id: number; host: string; port: number; ipv6Only: boolean };
 
 export type ChildMessage =
   /** The child is in its namespaces and waits for its id maps. */
@@ -44,6 +46,6 @@ export type ChildMessage =
   | { t: 'failed'; message: string }
   | { t: 'started'; pid: number }
   | { t: 'exited'; code: number }
-  /** Answer to `dial` or `udp`: the socket travels as the message's handle. */
+  /** Answer to `dial`, `udp` or `listen`: the socket travels as the message's handle. */
   | { t: 'socket'; id: number }
   | { t: 'socket-error'; id: number; code: string; message: string };

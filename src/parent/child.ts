@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import { exitStatus } from '../exit-status.js';
 import { SocketRequests } from './socket-requests.js';
 import type { LaunchOptions } from '../options.js';
+import type { ListenerChannel } from '../port/drivers/bypass/channel.js';
 
 const CHILD_MAIN = fileURLToPath(new URL('../child/main.js', import.meta.url));
 /** Runs in the new namespaces: announce itself on fd 4, wait there for the id maps, then exec node. */
@@ -58,11 +59,13 @@ export class Child extends SocketRequests {
    * `mapIds` to write its id maps, and only then execs node: a program exec'd as uid 0 of the namespace
    * gets full capabilities there, one exec'd before its maps exist gets none.
    */
-  static start(options: LaunchOptions, mapIds: (pid: number) => Promise<void>): Promise<Child> {
+  static start(options: LaunchOptions, mapIds: (pid: number) => Promise<void>, bypass?: ListenerChannel): Promise<Child> {
     const gateScript = GATE + (reaps(options) ? REAP_CHILD : EXEC_CHILD);
-    const proc = spawn('unshare', [...unshareArgs(options), '--', 'sh', '-c', gateScript, process.execPath, CHILD_MAIN], {
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe'],
+    const extra = bypass?.forChild() ?? { args: [], stdio: [] };
+    const proc = spawn('unshare', [...unshareArgs(options), '--', 'sh', '-c', gateScript, process.execPath, CHILD_MAIN, ...extra.args], {
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe', ...extra.stdio],
     });
+    bypass?.childSpawned();
     const gate = proc.stdio[4] as Duplex;
     return new Promise((resolve, reject) => {
       proc.once('error', (err: NodeJS.ErrnoException) =>

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket as UdpSocket } from 'node:dgram';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { ChildMessage, ParentMessage } from '../child/protocol.js';
 
 const SOCKET_TIMEOUT_MS = 10_000;
@@ -15,7 +15,7 @@ export class ChildSocketError extends Error {
 const gone = () => new ChildSocketError('ECHILD', 'the process in the namespace is gone');
 
 interface Pending {
-  resolve(handle: Socket | UdpSocket): void;
+  resolve(handle: Socket | UdpSocket | Server): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
 }
@@ -29,7 +29,7 @@ export class SocketRequests {
   private nextId = 1;
 
   constructor(private readonly proc: ChildProcess) {
-    proc.on('message', (msg: ChildMessage, handle?: Socket | UdpSocket) => {
+    proc.on('message', (msg: ChildMessage, handle?: Socket | UdpSocket | Server) => {
       if (msg.t === 'socket') this.settle(msg.id, handle);
       else if (msg.t === 'socket-error') this.settle(msg.id, undefined, new ChildSocketError(msg.code, msg.message));
     });
@@ -50,7 +50,12 @@ export class SocketRequests {
     return this.request((id) => ({ t: 'udp', id, family })) as Promise<UdpSocket>;
   }
 
-  private request(make: (id: number) => ParentMessage): Promise<Socket | UdpSocket> {
+  /** A TCP socket listening at host:port inside the namespace. */
+  listen(host: string, port: number, ipv6Only: boolean): Promise<Server> {
+    return this.request((id) => ({ t: 'listen', id, host, port, ipv6Only })) as Promise<Server>;
+  }
+
+  private request(make: (id: number) => ParentMessage): Promise<Socket | UdpSocket | Server> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -63,7 +68,7 @@ export class SocketRequests {
     });
   }
 
-  private settle(id: number, handle: Socket | UdpSocket | undefined, err?: Error): void {
+  private settle(id: number, handle: Socket | UdpSocket | Server | undefined, err?: Error): void {
     const p = this.pending.get(id);
     if (!p) {
       // Answered after its timeout: nobody wants it any more.

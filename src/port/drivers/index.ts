@@ -4,6 +4,7 @@ import type { LaunchOptions } from '../../options.js';
 import type { Log } from '../../parent/log.js';
 import type { PortDriver } from '../types.js';
 import { BuiltinDriver } from './builtin/parent.js';
+import { BypassDriver, type BypassContext } from './bypass/parent.js';
 import type { Dial } from './builtin/tcp.js';
 import type { OpenUdp } from './builtin/udp.js';
 import { IMPLICIT_PASTA_ARGS, ImplicitDriver } from './implicit.js';
@@ -11,11 +12,15 @@ import { Slirp4netnsDriver } from './slirp4netns.js';
 import type { NamespacePaths } from './socat-argv.js';
 import { SocatDriver } from './socat.js';
 
+type ListenInside = BypassContext['inside']['listen'];
+
 /** What a port driver may use: the launch options, the running network helper, and the child's sockets and namespaces. */
 export interface PortDriverContext {
   options: LaunchOptions;
   network: RunningNetwork | undefined;
-  child: { dial: Dial; udpSocket: OpenUdp };
+  child: { dial: Dial; udpSocket: OpenUdp; listen: ListenInside };
+  /** --port-driver=bypass: the supervisor's end of the channel the seccomp listener comes on. */
+  bypassChannel?: number;
   /** The child's namespaces as paths (the network namespace's bind mount with --detach-netns). */
   namespaces: NamespacePaths;
   stateDir: string;
@@ -38,6 +43,8 @@ export function createPortDriver(ctx: PortDriverContext): PortDriver | null {
       return new SocatDriver(ctx.namespaces, ctx.log);
     case 'implicit':
       return new ImplicitDriver();
+    case 'bypass':
+      return new BypassDriver({ channel: ctx.bypassChannel!, inside: ctx.child, log: ctx.log });
     case 'none':
       return null;
   }
