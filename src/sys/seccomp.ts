@@ -10,14 +10,20 @@ import { check, native, SysError, type KoffiModule, type Library } from './libc.
 interface Arch {
   audit: number;
   bind: number;
+  connect: number;
+  /** sendto, sendmsg, sendmmsg: number and the index of their flags argument. */
+  sends: readonly (readonly [nr: number, flagsArg: number])[];
+  ioUring: readonly number[];
   seccomp: number;
   pidfdOpen: number;
   pidfdGetfd: number;
 }
 
+const IO_URING = [425, 426, 427]; // io_uring_setup, io_uring_enter, io_uring_register: the same everywhere
+
 const ARCHES: Readonly<Record<string, Arch>> = {
-  x64: { audit: 0xc000003e, bind: 49, seccomp: 317, pidfdOpen: 434, pidfdGetfd: 438 },
-  arm64: { audit: 0xc00000b7, bind: 200, seccomp: 277, pidfdOpen: 434, pidfdGetfd: 438 },
+  x64: { audit: 0xc000003e, bind: 49, connect: 42, sends: [[44, 3], [46, 2], [307, 3]], ioUring: IO_URING, seccomp: 317, pidfdOpen: 434, pidfdGetfd: 438 },
+  arm64: { audit: 0xc00000b7, bind: 200, connect: 203, sends: [[206, 3], [211, 2], [269, 3]], ioUring: IO_URING, seccomp: 277, pidfdOpen: 434, pidfdGetfd: 438 },
 };
 
 const PR_SET_NO_NEW_PRIVS = 38;
@@ -25,6 +31,7 @@ const SECCOMP_SET_MODE_FILTER = 1;
 const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
 const SECCOMP_RET_ALLOW = 0x7fff0000;
 const SECCOMP_RET_USER_NOTIF = 0x7fc00000;
+const SECCOMP_RET_ERRNO = 0x00050000;
 const IOCTL_NOTIF_RECV = 0xc0502100;
 const IOCTL_NOTIF_SEND = 0xc0182101;
 const IOCTL_NOTIF_ID_VALID = 0x40082102;
@@ -89,20 +96,37 @@ function declare(lib: Library, name: string, result: string, params: unknown[]) 
 }
 
 /**
- * The classic-BPF program: on this architecture, `bind` goes to the listener and everything else is allowed.
- * Another ABI (x32, i386) is allowed too: its binds then simply stay in the network namespace.
+ * The classic-BPF program. To the listener go `bind` (which may get a host socket) and what could make a host
+ * socket connect out: `connect`, and sends with MSG_FASTOPEN (which connect implicitly). io_uring fails with
+ * ENOSYS, because its operations skip seccomp altogether (Docker's default profile refuses it too).
+ * Everything else, and other ABIs (x32, i386, whose binds then simply stay in the namespace), is allowed.
  */
-function bindFilter(arch: Arch): Buffer {
+function filterProgram(arch: Arch): Buffer {
   const LD_W_ABS = 0x20;
   const JEQ_K = 0x15;
+  const JSET_K = 0x45;
   const RET_K = 0x06;
-  const prog: [number, number, number, number][] = [
+  const ENOSYS = 38;
+  const MSG_FASTOPEN = 0x20000000;
+  const argLow = (i: number) => 16 + 8 * i; // seccomp_data.args[i], low 32 bits (little-endian)
+  type Insn = [code: number, jt: number, jf: number, k: number];
+  const rule = (nr: number, body: Insn[]): Insn[] => [[JEQ_K, 0, body.length, nr], ...body];
+  const prog: Insn[] = [
     [LD_W_ABS, 0, 0, 4], // seccomp_data.arch
     [JEQ_K, 1, 0, arch.audit],
     [RET_K, 0, 0, SECCOMP_RET_ALLOW],
     [LD_W_ABS, 0, 0, 0], // seccomp_data.nr
-    [JEQ_K, 0, 1, arch.bind],
-    [RET_K, 0, 0, SECCOMP_RET_USER_NOTIF],
+    ...rule(arch.bind, [[RET_K, 0, 0, SECCOMP_RET_USER_NOTIF]]),
+    ...rule(arch.connect, [[RET_K, 0, 0, SECCOMP_RET_USER_NOTIF]]),
+    ...arch.sends.flatMap(([nr, flags]) =>
+      rule(nr, [
+        [LD_W_ABS, 0, 0, argLow(flags)],
+        [JSET_K, 0, 1, MSG_FASTOPEN],
+        [RET_K, 0, 0, SECCOMP_RET_USER_NOTIF],
+        [RET_K, 0, 0, SECCOMP_RET_ALLOW],
+      ]),
+    ),
+    ...arch.ioUring.flatMap((nr) => rule(nr, [[RET_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS]])),
     [RET_K, 0, 0, SECCOMP_RET_ALLOW],
   ];
   const b = Buffer.alloc(prog.length * 8);
@@ -116,20 +140,23 @@ function bindFilter(arch: Arch): Buffer {
 }
 
 /**
- * Set no-new-privs and install the bind filter on the calling thread (inherited by what it execs and forks);
+ * Set no-new-privs and install the filter on the calling thread (inherited by what it execs and forks);
  * returns the listener fd (close-on-exec).
  */
-export function installBindListener(): number {
+export function installSocketListener(): number {
   const c = seccompCalls();
   check(c.koffi, 'prctl(PR_SET_NO_NEW_PRIVS)', c.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
-  const filter = bindFilter(c.arch);
+  const filter = filterProgram(c.arch);
   const fd = c.seccomp(c.arch.seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, { len: filter.length / 8, filter });
   return check(c.koffi, 'seccomp(SECCOMP_SET_MODE_FILTER)', fd);
 }
 
-/** The syscall number the filter notifies on this architecture. */
-export function bindSyscallNumber(): number {
-  return seccompCalls().arch.bind;
+/** What a notified call is: bind, or one that may connect (connect, a send with MSG_FASTOPEN). */
+export function notifiedCall(nr: number): 'bind' | 'connect' | undefined {
+  const { arch } = seccompCalls();
+  if (nr === arch.bind) return 'bind';
+  if (nr === arch.connect || arch.sends.some(([send]) => send === nr)) return 'connect';
+  return undefined;
 }
 
 /** The next notification, or null when there is none after all (ENOENT: its caller was interrupted meanwhile). */

@@ -8,14 +8,14 @@
 import { errorMessage } from '../../../errors.js';
 import { execvp } from '../../../sys/exec.js';
 import { sendFds } from '../../../sys/fd-passing.js';
-import { installBindListener } from '../../../sys/seccomp.js';
+import { installSocketListener } from '../../../sys/seccomp.js';
 import { socketCalls } from '../../../sys/socket.js';
 
 /** The fd the wrapper finds the parent's socketpair end on. */
 const CHANNEL = 3;
 
 try {
-  const listener = installBindListener();
+  const listener = installSocketListener();
   sendFds(CHANNEL, Buffer.from('seccomp listener'), [listener]);
   const c = socketCalls()!;
   c.close(listener);

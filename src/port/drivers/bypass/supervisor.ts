@@ -12,7 +12,7 @@ import { SysError } from '../../../sys/libc.js';
 import { POLLHUP, POLLIN, waitReadable } from '../../../sys/poll.js';
 import {
   answerCall,
-  bindSyscallNumber,
+  notifiedCall,
   continueCall,
   installFd,
   notificationValid,
@@ -28,6 +28,7 @@ import type { Bound, FromSupervisor, SupervisorData, ToSupervisor } from './mess
 import { matchBind, type HostBind, type Published } from './rules.js';
 
 const O_CLOEXEC = 0o2000000;
+const EPERM = 1;
 const EIO = 5;
 /** sizeof(struct sockaddr_in6): all the bytes an inet sockaddr can use. */
 const MAX_SOCKADDR = 28;
@@ -35,6 +36,8 @@ const MAX_SOCKADDR = 28;
 const { channel, wake, port } = workerData as SupervisorData;
 const c = socketCalls()!;
 const published = new Map<number, Published>();
+/** Inodes of the host sockets given out: a socket inode is not reused while the socket lives. */
+const hostSockets = new Set<number>();
 let stopping = false;
 
 const report = (msg: FromSupervisor) => parentPort!.postMessage(msg);
@@ -162,6 +165,7 @@ function installHostSocket(listener: number, n: Notification, caller: Caller, ap
   try {
     installFd(listener, n.id, host, fd, fdIsCloexec(tgid, fd));
     const inode = fstatSync(host).ino;
+    hostSockets.add(inode);
     answerCall(listener, n.id, 0);
     report({ t: 'bound', key: match.key, host: { ip: match.ip, port: match.port }, inside, inode, command: commandOf(tgid) });
   } catch (err) {
@@ -172,21 +176,42 @@ function installHostSocket(listener: number, n: Notification, caller: Caller, ap
   }
 }
 
+/**
+ * A connect (or a send that connects) on one of the host sockets we gave out is refused: a host socket must
+ * never reach out of the namespace's network (to the host's loopback services, say). A TCP one is listening
+ * and could not connect anyway, unless the app first dissolves it with connect(AF_UNSPEC), which is a connect too.
+ */
+function onConnect(listener: number, n: Notification): void {
+  const fd = Number(BigInt.asIntN(32, n.args[0]!));
+  const target = hostSockets.size > 0 && fd >= 0 ? copyAppFd(listener, n, fd) : null;
+  if (!target) return continueCall(listener, n.id);
+  let ours: boolean;
+  try {
+    ours = hostSockets.has(fstatSync(target.fd).ino);
+  } finally {
+    c.close(target.fd);
+  }
+  if (!ours) return continueCall(listener, n.id);
+  answerCall(listener, n.id, EPERM);
+  report({ t: 'warning', message: `refused a connect() of ${commandOf(target.tgid)} on its host socket (fd ${fd}): a published port's socket only accepts or answers` });
+}
+
 function serve(listener: number): void {
-  const bindNr = bindSyscallNumber();
   while (waitFor(listener)) {
     const n = receiveNotification(listener);
     if (!n) continue;
-    if (n.nr !== bindNr) {
+    const call = notifiedCall(n.nr);
+    if (!call) {
       continueCall(listener, n.id);
       continue;
     }
     try {
-      onBind(listener, n);
+      if (call === 'bind') onBind(listener, n);
+      else onConnect(listener, n);
     } catch (err) {
       // Unexpected (not a refused host bind): the app's bind fails rather than silently staying inside.
       answerCall(listener, n.id, err instanceof SysError ? err.errno : EIO);
-      report({ t: 'warning', message: `a bind() of pid ${n.pid} failed: ${errorMessage(err)}` });
+      report({ t: 'warning', message: `a ${call}() of pid ${n.pid} failed: ${errorMessage(err)}` });
     }
   }
   if (!stopping) report({ t: 'ended' });
