@@ -22,13 +22,15 @@ export class InnerRelay {
   }
 
   #relay(client: Socket): void {
+    // Half-close passes through: a client that ends its side still gets the answer. (The server came over IPC, without options.)
+    client.allowHalfOpen = true;
     const to = this.target();
     if (!to) {
       client.resetAndDestroy();
       this.close();
       return;
     }
-    const upstream = connect(to);
+    const upstream = connect({ ...to, allowHalfOpen: true });
     for (const [a, b] of [
       [client, upstream],
       [upstream, client],
