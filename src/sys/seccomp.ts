@@ -42,11 +42,11 @@ const USER_NOTIF_FLAG_CONTINUE = 1;
 const NOTIF_SIZE = 80;
 
 /** Why user notification cannot work here, or null when it can (checked before anything starts). */
-export function userNotificationUnsupported(): string | null {
-  if (!ARCHES[process.arch]) return `it supports x86_64 and arm64 only, not ${process.arch}`;
-  const [major = 0, minor = 0] = release().split('.').map((n) => Number.parseInt(n, 10));
+export function userNotificationUnsupported(kernel = release(), arch: string = process.arch): string | null {
+  if (!ARCHES[arch]) return `it supports x86_64 and arm64 only, not ${arch}`;
+  const [major = 0, minor = 0] = kernel.split('.').map((n) => Number.parseInt(n, 10));
   if (major < 5 || (major === 5 && minor < 9)) {
-    return `it needs Linux >= 5.9 (seccomp user notification with SECCOMP_IOCTL_NOTIF_ADDFD); this kernel is ${release()}`;
+    return `it needs Linux >= 5.9 (seccomp user notification with SECCOMP_IOCTL_NOTIF_ADDFD); this kernel is ${kernel}`;
   }
   if (!native()) return 'it needs native calls (the koffi package), which are unavailable here';
   return null;
