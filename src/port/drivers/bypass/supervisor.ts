@@ -36,8 +36,11 @@ const MAX_SOCKADDR = 28;
 const { channel, wake, port } = workerData as SupervisorData;
 const c = socketCalls()!;
 const published = new Map<number, Published>();
-/** Inodes of the host sockets given out: a socket inode is not reused while the socket lives. */
-const hostSockets = new Set<number>();
+/**
+ * Inodes of the TCP host sockets given out (a socket inode is not reused while the socket lives). UDP ones are not
+ * kept: a UDP socket reaches any address with sendto() anyway, and servers connect() theirs to a client (iperf3).
+ */
+const tcpHostSockets = new Set<number>();
 let stopping = false;
 
 const report = (msg: FromSupervisor) => parentPort!.postMessage(msg);
@@ -165,7 +168,7 @@ function installHostSocket(listener: number, n: Notification, caller: Caller, ap
   try {
     installFd(listener, n.id, host, fd, fdIsCloexec(tgid, fd));
     const inode = fstatSync(host).ino;
-    hostSockets.add(inode);
+    if (app.kind === 'tcp') tcpHostSockets.add(inode);
     answerCall(listener, n.id, 0);
     report({ t: 'bound', key: match.key, host: { ip: match.ip, port: match.port }, inside, inode, command: commandOf(tgid) });
   } catch (err) {
@@ -177,23 +180,23 @@ function installHostSocket(listener: number, n: Notification, caller: Caller, ap
 }
 
 /**
- * A connect (or a send that connects) on one of the host sockets we gave out is refused: a host socket must
- * never reach out of the namespace's network (to the host's loopback services, say). A TCP one is listening
- * and could not connect anyway, unless the app first dissolves it with connect(AF_UNSPEC), which is a connect too.
+ * A connect (or a send that connects) on one of the TCP host sockets we gave out is refused: it must never reach
+ * out of the namespace's network (to the host's loopback services, say). It is listening and could not connect
+ * anyway, unless the app first dissolves it with connect(AF_UNSPEC), which is a connect too.
  */
 function onConnect(listener: number, n: Notification): void {
   const fd = Number(BigInt.asIntN(32, n.args[0]!));
-  const target = hostSockets.size > 0 && fd >= 0 ? copyAppFd(listener, n, fd) : null;
+  const target = tcpHostSockets.size > 0 && fd >= 0 ? copyAppFd(listener, n, fd) : null;
   if (!target) return continueCall(listener, n.id);
   let ours: boolean;
   try {
-    ours = hostSockets.has(fstatSync(target.fd).ino);
+    ours = tcpHostSockets.has(fstatSync(target.fd).ino);
   } finally {
     c.close(target.fd);
   }
   if (!ours) return continueCall(listener, n.id);
   answerCall(listener, n.id, EPERM);
-  report({ t: 'warning', message: `refused a connect() of ${commandOf(target.tgid)} on its host socket (fd ${fd}): a published port's socket only accepts or answers` });
+  report({ t: 'warning', message: `refused a connect() of ${commandOf(target.tgid)} on its host socket (fd ${fd}): a published TCP port's socket only accepts` });
 }
 
 function serve(listener: number): void {
