@@ -34,10 +34,11 @@ const MODES: Record<Mode, Settings> = {
 /** The checkout (or copy) this script was built in: dist/bench/ is two levels down. */
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
-export const USAGE = `usage: npm run bench [-- --quick | --smoke] [--out DIR]
+export const USAGE = `usage: npm run bench [-- --quick | --smoke] [--cases TOOL/DRIVER,...] [--out DIR]
   (default)  full run: ${describe(MODES.full)}
   --quick    ${describe(MODES.quick)}
   --smoke    ${describe(MODES.smoke)}; writes to a fresh temporary directory
+  --cases    only these cases (e.g. direct/loopback,nsgate/bypass); writes to a fresh temporary directory
   --out DIR  write latest.json, benchmarks.md and benchmarks.svg to DIR
              (default: bench/results/latest.json, docs/benchmarks.md, docs/benchmarks.svg)`;
 
@@ -49,18 +50,22 @@ function describe(s: Settings): string {
 export function parseBenchArgs(argv: string[]): BenchOptions {
   let mode: Mode = 'full';
   let out: string | undefined;
+  let cases: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick' || arg === '--smoke') mode = arg.slice(2) as Mode;
     else if (arg === '--out' && i + 1 < argv.length) out = argv[++i];
     else if (arg.startsWith('--out=')) out = arg.slice('--out='.length);
+    else if (arg === '--cases' && i + 1 < argv.length) cases = argv[++i]!.split(',');
+    else if (arg.startsWith('--cases=')) cases = arg.slice('--cases='.length).split(',');
     else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
   }
-  if (out === undefined && mode === 'smoke') out = mkdtempSync('/tmp/nsgate-bench-smoke-');
+  // A smoke run or a few cases must not replace the published figures.
+  if (out === undefined && (mode === 'smoke' || cases)) out = mkdtempSync(`/tmp/nsgate-bench-${mode}-`);
   const dir = out === undefined ? undefined : resolve(out);
   return {
     mode,
-    settings: MODES[mode],
+    settings: cases ? { ...MODES[mode], cases } : MODES[mode],
     json: dir ? join(dir, 'latest.json') : join(ROOT, 'bench/results/latest.json'),
     markdown: join(dir ?? join(ROOT, 'docs'), 'benchmarks.md'),
     svg: join(dir ?? join(ROOT, 'docs'), 'benchmarks.svg'),
