@@ -151,11 +151,12 @@ export function installSocketListener(): number {
   return check(c.koffi, 'seccomp(SECCOMP_SET_MODE_FILTER)', fd);
 }
 
-/** What a notified call is: bind, or one that may connect (connect, a send with MSG_FASTOPEN). */
-export function notifiedCall(nr: number): 'bind' | 'connect' | undefined {
+/** What a notified call is: bind, connect, or a send with MSG_FASTOPEN (which connects). */
+export function notifiedCall(nr: number): 'bind' | 'connect' | 'send' | undefined {
   const { arch } = seccompCalls();
   if (nr === arch.bind) return 'bind';
-  if (nr === arch.connect || arch.sends.some(([send]) => send === nr)) return 'connect';
+  if (nr === arch.connect) return 'connect';
+  if (arch.sends.some(([send]) => send === nr)) return 'send';
   return undefined;
 }
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -272,19 +272,21 @@ attempt('tcp', lambda: t.connect(('127.0.0.1', ${hostPort})))
     assert.equal(connections, 0, 'the host service saw no connection');
   });
 
-  test('a host port taken after publishing: the app\'s bind fails with EADDRINUSE and nsgate says why', async () => {
+  test("a host port taken after publishing: the app's bind fails with EADDRINUSE, nsgate says why and keeps no fd of it", async () => {
     const port = await freePort();
     const run = await launchCommand(
       [...BYPASS, `--publish=127.0.0.1:${port}:7/tcp`],
-      (dir) => ['sh', '-c', `echo waiting; while [ ! -e ${dir}/go ]; do sleep 0.05; done; exec "${process.execPath}" "${FIXTURE}" tcp-echo,7`],
+      (dir) => ['sh', '-c', `echo waiting; while [ ! -e ${dir}/go ]; do sleep 0.05; done; "${process.execPath}" "${FIXTURE}" tcp-echo,7; echo "server exited $?"; exec sleep 60`],
       /waiting/,
     );
     const taken = await holdPort(port);
     try {
+      const fdsBefore = readdirSync(`/proc/${run.p.pid}/fd`).length;
       writeFileSync(`${run.dir}/go`, '');
-      assert.equal((await run.p.exited()).code, 1);
+      await run.p.waitFor(/server exited 1/);
       assert.match(run.p.stderr, /servers: listen EADDRINUSE/);
       assert.match(run.p.stderr, new RegExp(`bypass: the bind\\(\\) of node \\(pid \\d+\\) for 127\\.0\\.0\\.1:${port}:7/tcp failed with EADDRINUSE: cannot listen on 127\\.0\\.0\\.1:${port}/tcp: the port is already in use on the host`));
+      assert.equal(readdirSync(`/proc/${run.p.pid}/fd`).length, fdsBefore, "nsgate holds no fd of the failed bind");
     } finally {
       taken.close();
       await run.stop();

@@ -115,7 +115,7 @@ export class BypassDriver implements PortDriver {
         log.debug('bypass: every process under the bind filter has exited');
         return;
       case 'failed':
-        log.error(`bypass supervisor failed: ${msg.message}; binds of published ports now fail with ENOSYS`);
+        log.error(`bypass supervisor failed: ${msg.message}; COMMAND's bind() and connect() calls now fail with ENOSYS`);
     }
   }
 }

@@ -28,6 +28,7 @@ import type { Bound, FromSupervisor, SupervisorData, ToSupervisor } from './mess
 import { matchBind, type HostBind, type Published } from './rules.js';
 
 const O_CLOEXEC = 0o2000000;
+const AF_UNSPEC = 0;
 const EPERM = 1;
 const EIO = 5;
 /** sizeof(struct sockaddr_in6): all the bytes an inet sockaddr can use. */
@@ -78,22 +79,27 @@ function receiveListener(): number | null {
   return null;
 }
 
-/** The sockaddr the caller passed, read from its memory; null if unreadable or not IPv4/IPv6. */
-function readSockaddr(n: Notification): { family: 4 | 6; ip: string; port: number } | null {
+/** `len` bytes (at most MAX_SOCKADDR) of the sockaddr the caller passed at args[1], read from its memory; null if unreadable. */
+function readCallerSockaddr(n: Notification): Buffer | null {
   const len = Math.min(Number(n.args[2]! & 0xffffffffn), MAX_SOCKADDR);
   const b = Buffer.alloc(MAX_SOCKADDR);
   try {
     const mem = openSync(`/proc/${n.pid}/mem`, 'r');
     try {
-      if (readSync(mem, b, 0, len, n.args[1]!) < len) return null;
+      return readSync(mem, b, 0, len, n.args[1]!) === len && len >= 2 ? b.subarray(0, len) : null;
     } finally {
       closeSync(mem);
     }
   } catch {
-    return null; // EFAULT and the like: the kernel's own bind will say so
+    return null; // EFAULT and the like: the kernel's own call will say so
   }
-  const family = b.readUInt16LE(0);
-  if (!(family === AF_INET && len >= 16) && !(family === AF_INET6 && len >= 24)) return null;
+}
+
+/** The IPv4 or IPv6 address a bind asks for; null for anything else. */
+function bindAddress(n: Notification): { family: 4 | 6; ip: string; port: number } | null {
+  const b = readCallerSockaddr(n);
+  const family = b?.readUInt16LE(0);
+  if (!b || !((family === AF_INET && b.length >= 16) || (family === AF_INET6 && b.length >= 24))) return null;
   return decodeSockaddr(b);
 }
 
@@ -129,7 +135,7 @@ function commandOf(tgid: number): string {
 
 function onBind(listener: number, n: Notification): void {
   const fd = Number(BigInt.asIntN(32, n.args[0]!));
-  const addr = fd >= 0 ? readSockaddr(n) : null;
+  const addr = fd >= 0 ? bindAddress(n) : null;
   // Read, then checked: the memory read was the caller's only if its call is still pending.
   if (!addr || addr.port === 0 || !notificationValid(listener, n.id)) return continueCall(listener, n.id);
   takeMessages();
@@ -182,21 +188,26 @@ function installHostSocket(listener: number, n: Notification, caller: Caller, ap
 /**
  * A connect (or a send that connects) on one of the TCP host sockets we gave out is refused: it must never reach
  * out of the namespace's network (to the host's loopback services, say). It is listening and could not connect
- * anyway, unless the app first dissolves it with connect(AF_UNSPEC), which is a connect too.
+ * anyway, unless the app first dissolves it with connect(AF_UNSPEC). That one we make ourselves on the socket we
+ * checked rather than let the call continue, so swapping the fd after the check does not dissolve a host socket.
  */
-function onConnect(listener: number, n: Notification): void {
+function onConnect(listener: number, n: Notification, call: 'connect' | 'send'): void {
   const fd = Number(BigInt.asIntN(32, n.args[0]!));
   const target = tcpHostSockets.size > 0 && fd >= 0 ? copyAppFd(listener, n, fd) : null;
   if (!target) return continueCall(listener, n.id);
-  let ours: boolean;
   try {
-    ours = tcpHostSockets.has(fstatSync(target.fd).ino);
+    if (tcpHostSockets.has(fstatSync(target.fd).ino)) {
+      answerCall(listener, n.id, EPERM);
+      report({ t: 'warning', message: `refused a connect() of ${commandOf(target.tgid)} on its host socket (fd ${fd}): a published TCP port's socket only accepts` });
+      return;
+    }
+    const dissolves = call === 'connect' && readCallerSockaddr(n)?.readUInt16LE(0) === AF_UNSPEC;
+    if (!dissolves || !notificationValid(listener, n.id)) return continueCall(listener, n.id);
+    const unspec = Buffer.alloc(16);
+    answerCall(listener, n.id, c.connect(target.fd, unspec, unspec.length) === -1 ? c.errno() : 0);
   } finally {
     c.close(target.fd);
   }
-  if (!ours) return continueCall(listener, n.id);
-  answerCall(listener, n.id, EPERM);
-  report({ t: 'warning', message: `refused a connect() of ${commandOf(target.tgid)} on its host socket (fd ${fd}): a published TCP port's socket only accepts` });
 }
 
 function serve(listener: number): void {
@@ -210,7 +221,7 @@ function serve(listener: number): void {
     }
     try {
       if (call === 'bind') onBind(listener, n);
-      else onConnect(listener, n);
+      else onConnect(listener, n, call);
     } catch (err) {
       // Unexpected (not a refused host bind): the app's bind fails rather than silently staying inside.
       answerCall(listener, n.id, err instanceof SysError ? err.errno : EIO);
@@ -220,9 +231,13 @@ function serve(listener: number): void {
   if (!stopping) report({ t: 'ended' });
 }
 
+let listener: number | null = null;
 try {
-  const listener = receiveListener();
+  listener = receiveListener();
   if (listener !== null) serve(listener);
 } catch (err) {
   report({ t: 'failed', message: errorMessage(err) });
+} finally {
+  // Without a listener the kernel fails the filtered calls (ENOSYS) instead of holding them forever.
+  if (listener !== null) c.close(listener);
 }
