@@ -3,9 +3,10 @@
  * cases and measurements can run here (everything left out is said, with its reason).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { asUser, IS_ROOT, TEST_USER } from '../test/e2e/harness.js';
+import { runnableCopy } from '../test/runnable-copy.js';
 import { type BenchCase, caseName } from './cases.js';
 import type { MetricGroup } from './metrics/group.js';
 import { ROOT, type Mode, type Settings } from './options.js';
@@ -38,10 +39,7 @@ export function userNsgate(): { path: string; remove(): void } {
   const path = join(ROOT, 'dist/src/cli/nsgate.js');
   const [cmd, args] = asUser('test', ['-r', path]);
   if (spawnSync(cmd, args).status === 0) return { path, remove: () => {} };
-  const copy = mkdtempSync('/tmp/nsgate-bench-dist-');
-  cpSync(join(ROOT, 'dist'), join(copy, 'dist'), { recursive: true });
-  cpSync(join(ROOT, 'package.json'), join(copy, 'package.json'));
-  chmodSync(copy, 0o755);
+  const copy = runnableCopy(ROOT, '/tmp/nsgate-bench-dist-');
   return { path: join(copy, 'dist/src/cli/nsgate.js'), remove: () => rmSync(copy, { recursive: true, force: true }) };
 }
 

@@ -51,6 +51,8 @@ export interface LaunchOptions {
   subidSource: 'auto' | 'dynamic' | 'static';
   portDriver: PortDriverName;
   publish: PortSpec[];
+  /** builtin: propagate non-loopback TCP clients' addresses to the servers inside. */
+  sourceIpTransparent: boolean;
   debug: boolean;
   /** COMMAND and its arguments: never empty. */
   command: string[];

@@ -4,9 +4,10 @@
  * end-to-end tests run nsgate as an unprivileged user and the checkout may be private.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runnableCopy } from './runnable-copy.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -18,12 +19,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
 let e2eDir = root;
 if (process.getuid!() === 0) {
   if (run('bash', [join(root, 'scripts/setup-test-env.sh')]) !== 0) process.exit(1);
-  e2eDir = mkdtempSync('/tmp/nsgate-e2e-');
-  cpSync(join(root, 'dist'), join(e2eDir, 'dist'), { recursive: true });
-  cpSync(join(root, 'package.json'), join(e2eDir, 'package.json'));
-  // koffi (native calls: the bypass driver) must resolve from the copy too.
-  cpSync(join(root, 'node_modules/koffi'), join(e2eDir, 'node_modules/koffi'), { recursive: true });
-  chmodSync(e2eDir, 0o755);
+  e2eDir = runnableCopy(root, '/tmp/nsgate-e2e-');
 }
 
 const only = process.argv.slice(2);

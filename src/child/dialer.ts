@@ -4,7 +4,9 @@
  * It ends when the parent closes its IPC channel.
  */
 import { answerPortRequest } from '../port/drivers/builtin/child.js';
+import { prepareRelay } from '../port/drivers/builtin/relay-agent.js';
 import type { ParentMessage } from './protocol.js';
 
 process.on('message', (msg: ParentMessage) => answerPortRequest(msg));
+prepareRelay();
 process.send!({ t: 'hello' });

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { errorMessage } from '../errors.js';
 import { exitStatus } from '../exit-status.js';
 import { answerPortRequest } from '../port/drivers/builtin/child.js';
+import { prepareRelay } from '../port/drivers/builtin/relay-agent.js';
 import { answerListenRequest, spawnFiltered, takeChannel } from '../port/drivers/bypass/child.js';
 import { FORWARDED_SIGNALS, type ChildMessage, type ChildRun, type ChildSetup, type ParentMessage } from './protocol.js';
 import { killLeftovers } from './leftovers.js';
@@ -16,7 +17,7 @@ import { prepareNamespaces, writeResolvConf } from './setup.js';
 let command: ChildProcess | undefined;
 let setup: ChildSetup | undefined;
 /** --port-driver=bypass: COMMAND runs under the bind filter, whose listener goes to the parent on this fd. */
-const bypassChannel = takeChannel(process.argv);
+const bypassChannel = takeChannel();
 
 /** The parent may be gone (then we are tearing down): nobody to tell. */
 function send(msg: ChildMessage): void {
@@ -72,4 +73,5 @@ for (const sig of FORWARDED_SIGNALS) process.on(sig, () => {});
 // The parent is gone: take COMMAND and its tree down with us, as RootlessKit's child does (Pdeathsig).
 process.on('disconnect', killLeftovers);
 
+prepareRelay();
 send({ t: 'hello' });

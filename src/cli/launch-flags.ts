@@ -99,6 +99,13 @@ const FLAGS = [
   { name: 'pasta-binary', kind: 'string', default: 'pasta', group: 'Network [pasta]', help: 'path of pasta binary for --net=pasta' },
   { name: 'port-driver', kind: 'string', values: PORT_DRIVERS, default: 'none', group: 'Port', help: 'port driver for non-host network' },
   { name: 'publish', alias: 'p', kind: 'repeatable', group: 'Port', help: 'publish ports. e.g. "127.0.0.1:8080:80/tcp"' },
+  {
+    name: 'source-ip-transparent',
+    kind: 'boolean',
+    default: 'true',
+    group: 'Port',
+    help: 'builtin driver: servers inside see the real address of non-loopback TCP clients (needs IP_TRANSPARENT, set up inside the namespace)',
+  },
   { name: 'pidns', kind: 'boolean', group: 'Process', help: 'create a PID namespace' },
   { name: 'cgroupns', kind: 'boolean', group: 'Process', help: 'create a cgroup namespace' },
   { name: 'utsns', kind: 'boolean', group: 'Process', help: 'create a UTS namespace' },
@@ -287,6 +294,7 @@ function toOptions(values: FlagValues, command: string[]): LaunchOptions {
     subidSource: values.choice('subid-source'),
     portDriver: values.choice('port-driver'),
     publish: values.list('publish').map(publishSpec),
+    sourceIpTransparent: values.flag('source-ip-transparent'),
     debug: values.flag('debug'),
     command,
   };
@@ -412,6 +420,6 @@ function signature(flag: FlagSpec): string {
 function description(flag: FlagSpec): string {
   const values = flag.values ? ` [${flag.values.join(', ')}]` : '';
   const repeatable = flag.kind === 'repeatable' ? ' (repeatable)' : '';
-  const shown = flag.kind === 'boolean' ? 'false' : flag.kind === 'string' && flag.default ? JSON.stringify(flag.default) : flag.default;
+  const shown = flag.kind === 'boolean' ? flag.default ?? 'false' : flag.kind === 'string' && flag.default ? JSON.stringify(flag.default) : flag.default;
   return `${flag.help}${values}${repeatable}${shown === undefined ? '' : ` (default: ${shown})`}`;
 }

@@ -3,6 +3,7 @@
 import { UserError, errorMessage } from '../errors.js';
 import { launch } from '../parent/launch.js';
 import { createLog } from '../parent/log.js';
+import { raiseOpenFileLimit } from '../sys/relay-io.js';
 import { VERSION } from '../version.js';
 import { parseLaunchArgs } from './launch-flags.js';
 
@@ -16,6 +17,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`nsgate version ${VERSION}\n`);
     return 0;
   }
+  // Every forwarded connection holds fds (two in the relay), and COMMAND inherits the raised limit as under RootlessKit.
+  raiseOpenFileLimit();
   return launch(cmd.options, createLog(cmd.options.debug));
 }
 

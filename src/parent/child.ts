@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ChildRun, ChildSetup, ParentMessage } from '../child/protocol.js';
 import { UserError } from '../errors.js';
 import { exitStatus } from '../exit-status.js';
+import { openFdChannel, type FdChannel } from './fd-channel.js';
 import { SocketRequests } from './socket-requests.js';
 import type { LaunchOptions } from '../options.js';
-import type { ListenerChannel } from '../port/drivers/bypass/channel.js';
 
 const CHILD_MAIN = fileURLToPath(new URL('../child/main.js', import.meta.url));
 /** Runs in the new namespaces: announce itself on fd 4, wait there for the id maps, then exec node. */
@@ -42,8 +42,8 @@ export class Child extends SocketRequests {
   private failure: string | undefined;
   private waiters: Array<{ t: ChildMessage['t']; resolve(): void; reject(err: Error): void }> = [];
 
-  private constructor(private readonly child: ChildProcess, readonly pid: number) {
-    super(child);
+  private constructor(private readonly child: ChildProcess, readonly pid: number, fdChannel: number | null) {
+    super(child, fdChannel);
     child.on('message', (msg: ChildMessage) => this.onMessage(msg));
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -59,13 +59,17 @@ export class Child extends SocketRequests {
    * `mapIds` to write its id maps, and only then execs node: a program exec'd as uid 0 of the namespace
    * gets full capabilities there, one exec'd before its maps exist gets none.
    */
-  static start(options: LaunchOptions, mapIds: (pid: number) => Promise<void>, bypass?: ListenerChannel): Promise<Child> {
+  static start(options: LaunchOptions, mapIds: (pid: number) => Promise<void>, bypass?: FdChannel): Promise<Child> {
     const gateScript = GATE + (reaps(options) ? REAP_CHILD : EXEC_CHILD);
-    const extra = bypass?.forChild() ?? { args: [], stdio: [] };
-    const proc = spawn('unshare', [...unshareArgs(options), '--', 'sh', '-c', gateScript, process.execPath, CHILD_MAIN, ...extra.args], {
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe', ...extra.stdio],
+    // The builtin driver's relay runs in the child, unless the network namespace is detached (then in the dialer).
+    const relay = options.portDriver === 'builtin' && !options.detachNetns ? openFdChannel() : null;
+    // --port-driver=bypass: the caller's channel, for COMMAND's exec wrapper.
+    const channel = bypass ?? relay;
+    const proc = spawn('unshare', [...unshareArgs(options), '--', 'sh', '-c', gateScript, process.execPath, CHILD_MAIN], {
+      stdio: ['inherit', 'inherit', 'inherit', ...(channel?.stdioFrom3(['ipc', 'pipe']) ?? ['ipc', 'pipe'])],
+      env: { ...process.env, ...channel?.env },
     });
-    bypass?.childSpawned();
+    channel?.closeChildEnd();
     const gate = proc.stdio[4] as Duplex;
     return new Promise((resolve, reject) => {
       proc.once('error', (err: NodeJS.ErrnoException) =>
@@ -91,7 +95,7 @@ export class Child extends SocketRequests {
         proc.removeAllListeners('exit');
         proc.removeAllListeners('error');
         if (msg.t !== 'hello') return reject(new Error(`unexpected first message from the child: ${msg.t}`));
-        resolve(new Child(proc, options.pidns ? forkedPid(proc.pid!) : proc.pid!));
+        resolve(new Child(proc, options.pidns ? forkedPid(proc.pid!) : proc.pid!, relay?.parentEnd ?? null));
       });
     });
   }

@@ -1,20 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { openFdChannel } from './fd-channel.js';
 import { SocketRequests } from './socket-requests.js';
 
 const DIALER_MAIN = fileURLToPath(new URL('../child/dialer.js', import.meta.url));
 
 /** The --detach-netns dialer: a process in the child's user namespace and its detached network namespace. */
 export class Dialer extends SocketRequests {
-  private constructor(private readonly stopIt: () => Promise<void>, proc: ChildProcess) {
-    super(proc);
+  private constructor(private readonly stopIt: () => Promise<void>, proc: ChildProcess, fdChannel: number | null) {
+    super(proc, fdChannel);
   }
 
   /** As the user namespace's owner the parent may join it, and from there the network namespace it owns. */
   static start(paths: { userns: string; netns: string }): Promise<Dialer> {
+    const channel = openFdChannel();
     const proc = spawn('nsenter', ['--preserve-credentials', `--user=${paths.userns}`, `--net=${paths.netns}`, '--', process.execPath, DIALER_MAIN], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', 'inherit', 'inherit', ...(channel?.stdioFrom3(['ipc']) ?? ['ipc'])],
+      env: { ...process.env, ...channel?.env },
     });
+    channel?.closeChildEnd();
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
     const stop = async () => {
       proc.kill('SIGKILL');
@@ -26,7 +30,7 @@ export class Dialer extends SocketRequests {
       proc.once('exit', early);
       proc.once('message', () => {
         proc.off('exit', early);
-        resolve(new Dialer(stop, proc));
+        resolve(new Dialer(stop, proc, channel?.parentEnd ?? null));
       });
     });
   }

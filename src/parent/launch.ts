@@ -6,7 +6,7 @@ import { namespacePaths } from '../network/namespace-paths.js';
 import { PUBLISHING_PORT_DRIVERS, type LaunchOptions } from '../options.js';
 import { PortManager } from '../port/manager.js';
 import { createPortDriver, networkArgsFor } from '../port/drivers/index.js';
-import { openBypassChannel } from '../port/drivers/bypass/parent.js';
+import { closeBypassChannel, openBypassChannel } from '../port/drivers/bypass/parent.js';
 import { formatPortSpec } from '../port/spec.js';
 import { orList } from '../text.js';
 import { VERSION } from '../version.js';
@@ -73,7 +73,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     log.debug(`state dir ${state.path}`);
 
     const bypass = options.portDriver === 'bypass' ? openBypassChannel() : undefined;
-    if (bypass) cleanup.push(() => bypass.close());
+    if (bypass) cleanup.push(() => closeBypassChannel(bypass));
     child = await step(Child.start(options, (pid) => writeIdMaps(pid, options.subidSource, log.warn), bypass));
     const running = child;
     cleanup.push(() => running.stop());

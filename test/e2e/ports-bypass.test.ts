@@ -274,8 +274,9 @@ attempt('tcp', lambda: t.connect(('127.0.0.1', ${hostPort})))
 
   test("a host port taken after publishing: the app's bind fails with EADDRINUSE, nsgate says why and keeps no fd of it", async () => {
     const port = await freePort();
+    // --debug: nsgate has written to stderr before the count, so its stderr stream is not what the count sees appear.
     const run = await launchCommand(
-      [...BYPASS, `--publish=127.0.0.1:${port}:7/tcp`],
+      [...BYPASS, '--debug', `--publish=127.0.0.1:${port}:7/tcp`],
       (dir) => ['sh', '-c', `echo waiting; while [ ! -e ${dir}/go ]; do sleep 0.05; done; "${process.execPath}" "${FIXTURE}" tcp-echo,7; echo "server exited $?"; exec sleep 60`],
       /waiting/,
     );

@@ -3,22 +3,18 @@ import { slirp4netnsApiSocket } from '../../network/slirp4netns.js';
 import type { LaunchOptions } from '../../options.js';
 import type { Log } from '../../parent/log.js';
 import type { PortDriver } from '../types.js';
-import { BuiltinDriver } from './builtin/parent.js';
+import { BuiltinDriver, type Inside } from './builtin/parent.js';
 import { BypassDriver, type BypassContext } from './bypass/parent.js';
-import type { Dial } from './builtin/tcp.js';
-import type { OpenUdp } from './builtin/udp.js';
 import { IMPLICIT_PASTA_ARGS, ImplicitDriver } from './implicit.js';
 import { Slirp4netnsDriver } from './slirp4netns.js';
 import type { NamespacePaths } from './socat-argv.js';
 import { SocatDriver } from './socat.js';
 
-type ListenInside = BypassContext['inside']['listen'];
-
 /** What a port driver may use: the launch options, the running network helper, and the child's sockets and namespaces. */
 export interface PortDriverContext {
   options: LaunchOptions;
   network: RunningNetwork | undefined;
-  child: { dial: Dial; udpSocket: OpenUdp; listen: ListenInside };
+  child: Inside & BypassContext['inside'];
   /** --port-driver=bypass: the supervisor's end of the channel the seccomp listener comes on. */
   bypassChannel?: number;
   /** The child's namespaces as paths (the network namespace's bind mount with --detach-netns). */
@@ -36,7 +32,7 @@ export function networkArgsFor(options: LaunchOptions): string[] {
 export function createPortDriver(ctx: PortDriverContext): PortDriver | null {
   switch (ctx.options.portDriver) {
     case 'builtin':
-      return new BuiltinDriver(ctx.child);
+      return new BuiltinDriver(ctx.child, ctx.options.sourceIpTransparent, ctx.log);
     case 'slirp4netns':
       return new Slirp4netnsDriver(slirp4netnsApiSocket(ctx.stateDir), networkChildIP(ctx.network));
     case 'socat':

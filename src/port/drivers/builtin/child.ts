@@ -1,15 +1,18 @@
 /**
- * The builtin driver's child half: inside the network namespace, open the socket the parent asked for
+ * The builtin driver's child half, inside the network namespace: serve published ports with the native
+ * relay (relay-agent.ts), or, where the parent has no native calls, open the socket the parent asked for
  * and hand it over on the IPC channel. A socket keeps the namespace it was created in, so the parent
  * can use it from the host side.
  */
 import { createSocket, Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import type { ChildMessage, ParentMessage } from '../../../child/protocol.js';
+import { answerForwardRequest } from './relay-agent.js';
 
 export function answerPortRequest(msg: ParentMessage): void {
   if (msg.t === 'dial') return dial(msg.id, msg.host, msg.port);
   if (msg.t === 'udp') return openUdp(msg.id, msg.family);
+  if (msg.t === 'forward' || msg.t === 'unforward') void answerForwardRequest(msg).then((answer) => send(answer));
 }
 
 /**

@@ -1,23 +1,51 @@
 import { UserError } from '../../../errors.js';
+import type { Log } from '../../../parent/log.js';
+import type { SocketRequests } from '../../../parent/socket-requests.js';
+import { nativeUnavailableReason } from '../../../sys/libc.js';
+import { socketCalls } from '../../../sys/socket.js';
+import { childAddress } from '../../listen.js';
 import type { PortDriver, PortDriverInfo, PortForward, PortSpec, Proto } from '../../types.js';
-import { openTcpForward, type Dial } from './tcp.js';
-import { openUdpForward, type OpenUdp } from './udp.js';
+import { openHostSocket } from './host-socket.js';
+import { openTcpForward } from './tcp.js';
+import { openUdpForward } from './udp.js';
 
 const PROTOS: Proto[] = ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6'];
 
-/** The parent half of the builtin driver: host listeners whose peers are sockets opened inside the namespace. */
+export type Inside = Pick<SocketRequests, 'dial' | 'udpSocket' | 'forward' | 'unforward' | 'relaysNatively'>;
+
+/**
+ * The parent half of the builtin driver: host sockets for published ports. Normally each one is handed to
+ * the native relay inside the namespace and the parent carries no bytes; without native calls (koffi
+ * missing) the parent relays in JavaScript to sockets opened inside.
+ */
 export class BuiltinDriver implements PortDriver {
-  constructor(private readonly inner: { dial: Dial; udpSocket: OpenUdp }) {}
+  constructor(private readonly inside: Inside, private readonly sourceIp: boolean, log: Log) {
+    if (!inside.relaysNatively) log.warn(`native relay unavailable (${nativeUnavailableReason() ?? 'no fd channel'}): the builtin driver relays in JavaScript, slower`);
+  }
 
   info(): PortDriverInfo {
     return { driver: 'builtin', protos: [...PROTOS] };
   }
 
   open(spec: PortSpec): Promise<PortForward> {
-    if (spec.proto.startsWith('tcp')) return openTcpForward(spec, (host, port) => this.inner.dial(host, port));
-    if (spec.proto.startsWith('udp')) return openUdpForward(spec, (family) => this.inner.udpSocket(family));
-    return Promise.reject(new UserError(`proto ${spec.proto} is not supported by the builtin driver (supported: ${PROTOS.join(', ')})`));
+    const proto = spec.proto.startsWith('tcp') ? 'tcp' : spec.proto.startsWith('udp') ? 'udp' : null;
+    if (!proto) return Promise.reject(new UserError(`proto ${spec.proto} is not supported by the builtin driver (supported: ${PROTOS.join(', ')})`));
+    if (this.inside.relaysNatively) return this.openNative(spec, proto);
+    if (proto === 'tcp') return openTcpForward(spec, (host, port) => this.inside.dial(host, port));
+    return openUdpForward(spec, (family) => this.inside.udpSocket(family));
   }
 
   async stop(): Promise<void> {}
+
+  private async openNative(spec: PortSpec, proto: 'tcp' | 'udp'): Promise<PortForward> {
+    const c = socketCalls()!;
+    const fd = openHostSocket(c, spec, proto);
+    try {
+      const id = await this.inside.forward(fd, proto, { ip: childAddress(spec), port: spec.childPort }, this.sourceIp);
+      return { close: () => this.inside.unforward(id) };
+    } finally {
+      // The relay inside holds its own copy; with ours closed, the port closes when the relay lets it go.
+      c.close(fd);
+    }
+  }
 }

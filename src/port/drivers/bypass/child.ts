@@ -6,18 +6,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { F_GETFD, F_SETFD, FD_CLOEXEC, socketCalls } from '../../../sys/socket.js';
-import type { ChildMessage, ParentMessage } from '../../../child/protocol.js';
-
-/** The child's argument naming the fd of its socketpair end (the parent passes it only with --port-driver=bypass). */
-export const CHANNEL_ARG = '--bypass-channel=';
+import { BYPASS_CHANNEL_ENV, type ChildMessage, type ParentMessage } from '../../../child/protocol.js';
 
 const EXEC_FILTERED = fileURLToPath(new URL('./exec-filtered.js', import.meta.url));
 
-/** The channel fd from the child's arguments, made close-on-exec so that only the exec wrapper gets it. */
-export function takeChannel(argv: readonly string[]): number | undefined {
-  const arg = argv.find((a) => a.startsWith(CHANNEL_ARG));
-  if (!arg) return undefined;
-  const fd = Number(arg.slice(CHANNEL_ARG.length));
+/** The channel fd the parent passed (with --port-driver=bypass only), made close-on-exec so that only the exec wrapper gets it. */
+export function takeChannel(): number | undefined {
+  const fd = Number(process.env[BYPASS_CHANNEL_ENV]);
+  if (!Number.isInteger(fd)) return undefined;
   const c = socketCalls();
   if (!c) throw new Error('--port-driver=bypass needs native calls (koffi), which are unavailable in the child');
   c.fcntl(fd, F_SETFD, c.fcntl(fd, F_GETFD, 0) | FD_CLOEXEC);

@@ -8,6 +8,8 @@ import type { Server } from 'node:net';
 import { writeSync } from 'node:fs';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { UserError } from '../../../errors.js';
+import { BYPASS_CHANNEL_ENV } from '../../../child/protocol.js';
+import { openFdChannel, type FdChannel } from '../../../parent/fd-channel.js';
 import type { Log } from '../../../parent/log.js';
 import { pipe } from '../../../sys/poll.js';
 import { userNotificationUnsupported } from '../../../sys/seccomp.js';
@@ -17,7 +19,6 @@ import { listenAddress, listenError } from '../../listen.js';
 import { liveSocketInodes } from '../../proc-sockets.js';
 import { formatPortSpec } from '../../spec.js';
 import type { PortDriver, PortDriverInfo, PortForward, PortSpec, PortState, Proto } from '../../types.js';
-import { ListenerChannel } from './channel.js';
 import { InnerRelay } from './inner-relay.js';
 import type { Bound, FromSupervisor, SupervisorData, ToSupervisor } from './messages.js';
 
@@ -31,11 +32,18 @@ export interface BypassContext {
   log: Log;
 }
 
-/** The listener channel, once the machine is known to support bypass (refused with the requirement named otherwise). */
-export function openBypassChannel(): ListenerChannel {
+/**
+ * The channel the seccomp listener comes back on (the fd channel, marked for the exec wrapper), once the machine
+ * is known to support bypass: refused otherwise, naming what is missing.
+ */
+export function openBypassChannel(): FdChannel {
   const why = userNotificationUnsupported();
   if (why) throw new UserError(`--port-driver=bypass is not available: ${why}`);
-  return ListenerChannel.open();
+  return openFdChannel(BYPASS_CHANNEL_ENV)!;
+}
+
+export function closeBypassChannel(channel: FdChannel): void {
+  socketCalls()!.close(channel.parentEnd);
 }
 
 export class BypassDriver implements PortDriver {

@@ -1,0 +1,21 @@
+/** Messages between the relay engine (the agent's main thread) and its worker threads. */
+
+/** Where a forward's connections or datagrams go inside the namespace. */
+export interface Target {
+  ip: string;
+  port: number;
+}
+
+export type WorkerCommand =
+  /** Accept on `fd` (a listening host socket) and relay each connection to `target`. */
+  | { op: 'tcp'; id: number; fd: number; target: Target; sourceIp: boolean }
+  /** Serve datagrams arriving on `fd` (a bound host socket): one flow per client, toward `target`. */
+  | { op: 'udp'; id: number; fd: number; target: Target }
+  /** Stop using forward `id`'s socket and close its connections; the engine closes the socket itself. */
+  | { op: 'drop'; id: number }
+  /** Leave the loop: the process is exiting, and Node cannot end a thread blocked in epoll_wait. */
+  | { op: 'stop'; id: 0 };
+
+export type WorkerReport =
+  | { op: 'wake'; fd: number }
+  | { op: 'done'; id: number; error?: string };

@@ -1,0 +1,97 @@
+/**
+ * The relay engine, in the process that lives in the network namespace (the child, or the
+ * --detach-netns dialer): worker threads, each with its own epoll loop, that accept on published
+ * ports' host sockets and splice bytes to connections made inside. Sockets keep the namespace they were
+ * made in, so one process serves both sides and no connection crosses a process boundary.
+ */
+import { availableParallelism } from 'node:os';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { relayCalls, type RelayCalls } from '../sys/relay-io.js';
+import type { Target, WorkerCommand, WorkerReport } from './commands.js';
+
+const WORKER_MAIN = new URL('./worker.js', import.meta.url);
+const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
+
+interface RelayWorker {
+  readonly thread: Worker;
+  readonly commands: MessagePort;
+  readonly wakeFd: number;
+  /** Answers awaited from this worker, by forward id. */
+  readonly waiting: Map<number, { resolve(): void; reject(err: Error): void }>;
+}
+
+export class RelayEngine {
+  private next = 0;
+
+  private constructor(private readonly io: RelayCalls, private readonly workers: RelayWorker[]) {
+    // Node joins worker threads at exit, and one blocked in epoll_wait would never be joined.
+    process.once('exit', () => {
+      for (const w of workers) this.tell(w, { op: 'stop', id: 0 });
+    });
+  }
+
+  /** Start one worker per core (at most `max`): connections spread over them, each listener is shared. */
+  static async start(max = 4): Promise<RelayEngine> {
+    const io = relayCalls();
+    if (!io) throw new Error('the native relay needs koffi, which does not load here');
+    const count = Math.max(1, Math.min(max, availableParallelism()));
+    const workers = await Promise.all(Array.from({ length: count }, () => startWorker()));
+    return new RelayEngine(io, workers);
+  }
+
+  /** Relay TCP connections accepted on `fd` (every worker accepts on it). */
+  async addTcp(id: number, fd: number, target: Target, sourceIp: boolean): Promise<void> {
+    await Promise.all(this.workers.map((w) => this.ask(w, { op: 'tcp', id, fd, target, sourceIp })));
+  }
+
+  /** Serve UDP datagrams on `fd` (one worker owns a UDP port: its flows live there). */
+  async addUdp(id: number, fd: number, target: Target): Promise<void> {
+    const w = this.workers[this.next++ % this.workers.length]!;
+    await this.ask(w, { op: 'udp', id, fd, target });
+  }
+
+  /** Stop forward `id` in every worker, closing its connections; then the socket can be closed. */
+  async drop(id: number): Promise<void> {
+    await Promise.all(this.workers.map((w) => this.ask(w, { op: 'drop', id })));
+  }
+
+  private ask(w: RelayWorker, cmd: WorkerCommand): Promise<void> {
+    return new Promise((resolve, reject) => {
+      w.waiting.set(cmd.id, { resolve, reject });
+      this.tell(w, cmd);
+    });
+  }
+
+  private tell(w: RelayWorker, cmd: WorkerCommand): void {
+    w.commands.postMessage(cmd);
+    this.io.write(w.wakeFd, ONE, 8);
+  }
+}
+
+function startWorker(): Promise<RelayWorker> {
+  const { port1, port2 } = new MessageChannel();
+  const thread = new Worker(WORKER_MAIN, { workerData: { commands: port2 }, transferList: [port2] });
+  return new Promise((resolve, reject) => {
+    thread.once('error', reject);
+    thread.once('message', (first: WorkerReport) => {
+      if (first.op !== 'wake') return reject(new Error('relay worker: unexpected first message'));
+      const w: RelayWorker = { thread, commands: port1, wakeFd: first.fd, waiting: new Map() };
+      thread.on('message', (msg: WorkerReport) => {
+        if (msg.op !== 'done') return;
+        const waiter = w.waiting.get(msg.id);
+        w.waiting.delete(msg.id);
+        if (msg.error) waiter?.reject(new Error(msg.error));
+        else waiter?.resolve();
+      });
+      thread.off('error', reject);
+      // Workers must not keep the process alive: it ends with COMMAND. (After the listeners: adding one refs again.)
+      thread.unref();
+      // A worker that dies has lost its connections; the process cannot serve its ports any more.
+      thread.on('error', (err) => {
+        console.error(`nsgate: relay worker failed: ${err.message}`);
+        process.exit(1);
+      });
+      resolve(w);
+    });
+  });
+}

@@ -1,0 +1,149 @@
+/**
+ * One relay worker's event loop: a level-triggered epoll set whose entries are fds with a handler, plus
+ * coarse timers. It runs synchronously in its worker thread (koffi calls block the thread, not Node's
+ * main loop); commands from the main thread arrive on a MessagePort, announced by an eventfd.
+ */
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import {
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
+  EPOLL_CTL_MOD,
+  EPOLL_EVENT_SIZE,
+  EPOLLIN,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  relayCalls,
+  type RelayCalls,
+} from '../sys/relay-io.js';
+import { F_SETFL, socketCalls, type SocketCalls } from '../sys/socket.js';
+import { SysError } from '../sys/libc.js';
+
+export interface Handler {
+  onEvents(fd: number, events: number): void;
+}
+
+interface Timer {
+  at: number;
+  run(): void;
+}
+
+const MAX_EVENTS = 256;
+
+export class Loop {
+  readonly io: RelayCalls;
+  readonly sock: SocketCalls;
+  readonly wakeFd: number;
+  private readonly epfd: number;
+  private readonly handlers = new Map<number, Handler>();
+  private readonly interest = new Map<number, number>();
+  private readonly timers: Timer[] = [];
+  private readonly events = Buffer.alloc(MAX_EVENTS * EPOLL_EVENT_SIZE);
+  private readonly ctlEvent = Buffer.alloc(EPOLL_EVENT_SIZE);
+  private readonly wakeBuf = Buffer.alloc(8);
+  private stopped = false;
+
+  constructor(private readonly commands: MessagePort, private readonly onCommand: (msg: unknown) => void) {
+    const io = relayCalls();
+    const sock = socketCalls();
+    if (!io || !sock) throw new Error('the native relay needs koffi, which does not load here');
+    this.io = io;
+    this.sock = sock;
+    this.epfd = this.checked('epoll_create1', io.epollCreate1(O_CLOEXEC));
+    this.wakeFd = this.checked('eventfd', io.eventfd(0, O_NONBLOCK | O_CLOEXEC));
+    this.add(this.wakeFd, EPOLLIN, { onEvents: () => this.drainCommands() });
+  }
+
+  /** Make a socket handed over by the parent non-blocking: the loop must never wait in a call. */
+  nonBlocking(fd: number): void {
+    this.checked('fcntl', this.sock.fcntl(fd, F_SETFL, O_NONBLOCK));
+  }
+
+  /** Watch `fd` for `events` (EPOLLIN, EPOLLOUT, EPOLLEXCLUSIVE...). Throws if the kernel refuses. */
+  add(fd: number, events: number, handler: Handler): void {
+    this.ctl(EPOLL_CTL_ADD, fd, events);
+    this.handlers.set(fd, handler);
+    this.interest.set(fd, events);
+  }
+
+  /** Change what `fd` is watched for; a no-op when unchanged. */
+  watch(fd: number, events: number): void {
+    if (this.interest.get(fd) === events) return;
+    this.ctl(EPOLL_CTL_MOD, fd, events);
+    this.interest.set(fd, events);
+  }
+
+  /** Stop watching `fd` (before closing it, when another process or thread may still hold it). */
+  remove(fd: number): void {
+    if (!this.handlers.delete(fd)) return;
+    this.interest.delete(fd);
+    this.io.epollCtl(this.epfd, EPOLL_CTL_DEL, fd, null);
+  }
+
+  /** Forget `fd` without a system call: the caller closes it, which takes it out of the epoll set. */
+  forget(fd: number): void {
+    this.handlers.delete(fd);
+    this.interest.delete(fd);
+  }
+
+  /** Run `fn` once, about `ms` from now (the loop's resolution is its epoll timeout). */
+  after(ms: number, fn: () => void): Timer {
+    const timer = { at: Date.now() + ms, run: fn };
+    this.timers.push(timer);
+    return timer;
+  }
+
+  cancel(timer: Timer): void {
+    const i = this.timers.indexOf(timer);
+    if (i >= 0) this.timers.splice(i, 1);
+  }
+
+  /** Ask `run` to return after the current round of events. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  run(): void {
+    while (!this.stopped) {
+      const n = this.io.epollWait(this.epfd, this.events, MAX_EVENTS, this.timeout());
+      for (let i = 0; i < n; i++) {
+        const off = i * EPOLL_EVENT_SIZE;
+        const fd = this.events.readInt32LE(off + 4);
+        this.handlers.get(fd)?.onEvents(fd, this.events.readUInt32LE(off));
+      }
+      if (this.timers.length > 0) this.runTimers();
+    }
+  }
+
+  private timeout(): number {
+    if (this.timers.length === 0) return -1;
+    let next = Infinity;
+    for (const t of this.timers) next = Math.min(next, t.at);
+    return Math.max(0, next - Date.now());
+  }
+
+  private runTimers(): void {
+    const now = Date.now();
+    const due = this.timers.filter((t) => t.at <= now);
+    for (const t of due) {
+      this.cancel(t);
+      t.run();
+    }
+  }
+
+  private drainCommands(): void {
+    this.io.read(this.wakeFd, this.wakeBuf, 8);
+    for (let m = receiveMessageOnPort(this.commands); m; m = receiveMessageOnPort(this.commands)) this.onCommand(m.message);
+  }
+
+  private ctl(op: number, fd: number, events: number): void {
+    this.ctlEvent.writeUInt32LE(events >>> 0, 0);
+    this.ctlEvent.writeInt32LE(fd, 4);
+    this.ctlEvent.writeInt32LE(0, 8);
+    this.checked('epoll_ctl', this.io.epollCtl(this.epfd, op, fd, this.ctlEvent));
+  }
+
+  private checked(syscall: string, ret: number): number {
+    if (ret === -1) throw new SysError(syscall, this.io.errno());
+    return ret;
+  }
+}

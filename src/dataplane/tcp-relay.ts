@@ -1,0 +1,241 @@
+/**
+ * TCP in a relay worker: accept on a published port's host socket, connect inside the namespace, and
+ * move bytes with splice(2) through pooled pipes, never through JavaScript. FIN is passed on as
+ * shutdown(SHUT_WR), so half-close works; an error or reset on one side resets the other.
+ */
+import { EPOLLERR, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLOUT, SPLICE_F_MOVE, SPLICE_F_NONBLOCK } from '../sys/relay-io.js';
+import {
+  AF_INET,
+  AF_INET6,
+  closeWithReset,
+  encodeSockaddr,
+  getIntOption,
+  IP_TRANSPARENT,
+  IPV6_TRANSPARENT,
+  SHUT_WR,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_IP,
+  SOL_IPV6,
+  SO_ERROR,
+  SOL_SOCKET,
+} from '../sys/socket.js';
+import { constants } from 'node:os';
+import type { Target } from './commands.js';
+import type { Loop } from './loop.js';
+import type { Pipe, PipePool } from './pipe-pool.js';
+import { isLoopbackSockaddr } from './sockaddr.js';
+
+const { EAGAIN, EINPROGRESS, ECONNABORTED, EINTR, EMFILE, ENFILE } = constants.errno;
+/** A connect inside the namespace that has not completed by then (an address nobody answers) is given up. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Accepts per wakeup, and splice rounds per event: enough to batch, little enough to stay fair. */
+const ACCEPT_BATCH = 64;
+const PUMP_ROUNDS = 8;
+/** After EMFILE the listener rests, instead of spinning on a connection it cannot accept. */
+const FD_EXHAUSTED_PAUSE_MS = 100;
+const SPLICE_FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+
+/** A published TCP port, as seen by one worker (every worker accepts on the same listening socket). */
+export class TcpForward {
+  readonly connections = new Set<TcpConnection>();
+  readonly targetAddr: Buffer;
+  readonly targetFamily: number;
+  private readonly clientAddr = Buffer.alloc(28);
+  private readonly clientAddrLen = Buffer.alloc(4);
+
+  constructor(
+    readonly loop: Loop,
+    readonly pipes: PipePool,
+    private readonly fd: number,
+    target: Target,
+    readonly sourceIp: boolean,
+  ) {
+    this.targetAddr = encodeSockaddr(target.ip, target.port);
+    this.targetFamily = this.targetAddr.length === 16 ? AF_INET : AF_INET6;
+    loop.nonBlocking(fd);
+    // EXCLUSIVE: one worker wakes per new connection, not all of them.
+    loop.add(fd, EPOLLIN | EPOLLEXCLUSIVE, this);
+  }
+
+  onEvents(): void {
+    const { sock } = this.loop;
+    for (let i = 0; i < ACCEPT_BATCH; i++) {
+      this.clientAddrLen.writeUInt32LE(28);
+      const fd = sock.accept4(this.fd, this.clientAddr, this.clientAddrLen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd >= 0) {
+        new TcpConnection(this, fd, this.clientAddr);
+        continue;
+      }
+      const errno = sock.errno();
+      if (errno === ECONNABORTED || errno === EINTR) continue;
+      if (errno === EMFILE || errno === ENFILE) this.rest();
+      return;
+    }
+  }
+
+  /** Stop accepting and close every connection (the port was removed). */
+  drop(): void {
+    this.loop.remove(this.fd);
+    for (const c of [...this.connections]) c.close();
+  }
+
+  private rest(): void {
+    this.loop.remove(this.fd);
+    this.loop.after(FD_EXHAUSTED_PAUSE_MS, () => this.loop.add(this.fd, EPOLLIN | EPOLLEXCLUSIVE, this));
+  }
+}
+
+/** One way of a connection: bytes read from `from` sit in `pipe` (`pending` of them) until written to `to`. */
+class Direction {
+  pipe: Pipe | null = null;
+  pending = 0;
+  eof = false;
+  done = false;
+  constructor(readonly from: number, readonly to: number) {}
+}
+
+class TcpConnection {
+  private readonly up: number;
+  private connecting = true;
+  private closed = false;
+  private readonly toServer: Direction;
+  private readonly toClient: Direction;
+  private connectTimer: ReturnType<Loop['after']> | undefined;
+
+  constructor(private readonly forward: TcpForward, private readonly client: number, clientAddr: Buffer) {
+    const { loop, targetFamily, targetAddr } = forward;
+    const { sock } = loop;
+    this.up = sock.socket(targetFamily, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    this.toServer = new Direction(client, this.up);
+    this.toClient = new Direction(this.up, client);
+    if (this.up < 0) {
+      closeWithReset(sock, client);
+      return;
+    }
+    forward.connections.add(this);
+    loop.add(this.up, EPOLLOUT, this);
+    loop.add(client, 0, this);
+    if (forward.sourceIp) this.bindToClientAddress(clientAddr);
+    if (sock.connect(this.up, targetAddr, targetAddr.length) === 0) this.open();
+    else if (sock.errno() !== EINPROGRESS) this.abort();
+    else this.connectTimer = loop.after(CONNECT_TIMEOUT_MS, () => this.abort());
+  }
+
+  onEvents(fd: number, events: number): void {
+    if (this.closed) return;
+    if (this.connecting) {
+      if (fd !== this.up) return;
+      if (getIntOption(this.forward.loop.sock, this.up, SOL_SOCKET, SO_ERROR) === 0) this.open();
+      else this.abort();
+      return;
+    }
+    const readable = (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) !== 0;
+    const writable = (events & (EPOLLOUT | EPOLLERR)) !== 0;
+    const [incoming, outgoing] = fd === this.client ? [this.toServer, this.toClient] : [this.toClient, this.toServer];
+    if (readable && !this.pump(incoming)) return;
+    if (writable && !this.pump(outgoing)) return;
+    this.updateInterest();
+  }
+
+  /** Close both sockets in an orderly way (the port is being removed). */
+  close(): void {
+    this.finish(false);
+  }
+
+  /**
+   * Source IP (--source-ip-transparent): the connection inside comes from the client's own address, so the
+   * server sees who it talks to. Only for a client that is not loopback and of the target's family;
+   * the namespace's policy routing sends the replies back to this socket. If that fails, the plain way.
+   */
+  private bindToClientAddress(addr: Buffer): void {
+    const family = addr.readUInt16LE(0);
+    if (family !== this.forward.targetFamily || isLoopbackSockaddr(addr)) return;
+    const { sock } = this.forward.loop;
+    const on = Buffer.alloc(4);
+    on.writeInt32LE(1);
+    const [level, name, len] = family === AF_INET ? [SOL_IP, IP_TRANSPARENT, 16] : [SOL_IPV6, IPV6_TRANSPARENT, 28];
+    if (sock.setsockopt(this.up, level, name, on, 4) === 0) sock.bind(this.up, addr, len);
+  }
+
+  private open(): void {
+    const { loop } = this.forward;
+    this.connecting = false;
+    if (this.connectTimer) loop.cancel(this.connectTimer);
+    loop.watch(this.up, EPOLLIN);
+    loop.watch(this.client, EPOLLIN);
+  }
+
+  /** Move what `d.from` has into `d.to` until either would block. False once the connection is gone. */
+  private pump(d: Direction): boolean {
+    const { io, sock } = this.forward.loop;
+    for (let round = 0; round < PUMP_ROUNDS; round++) {
+      if (d.pending > 0) {
+        const n = io.splice(d.pipe!.r, null, d.to, null, d.pending, SPLICE_FLAGS);
+        if (n < 0) return io.errno() === EAGAIN || this.abort();
+        d.pending -= n;
+        if (d.pending > 0) return true;
+      }
+      if (d.eof) {
+        this.releasePipe(d);
+        if (!d.done) {
+          d.done = true;
+          sock.shutdown(d.to, SHUT_WR);
+        }
+        if (this.toServer.done && this.toClient.done) return this.finish(false);
+        return true;
+      }
+      d.pipe ??= this.forward.pipes.take();
+      const n = io.splice(d.from, null, d.pipe.w, null, d.pipe.size, SPLICE_FLAGS);
+      if (n > 0) d.pending = n;
+      else if (n === 0) d.eof = true;
+      else {
+        if (io.errno() !== EAGAIN) return this.abort();
+        this.releasePipe(d);
+        return true;
+      }
+    }
+    return true;
+  }
+
+  private releasePipe(d: Direction): void {
+    if (d.pipe && d.pending === 0) {
+      this.forward.pipes.give(d.pipe);
+      d.pipe = null;
+    }
+  }
+
+  /** Read from a side while its bytes have somewhere to go; wait for writability while bytes wait for it. */
+  private updateInterest(): void {
+    const { loop } = this.forward;
+    const want = (reading: Direction, writing: Direction) =>
+      (!reading.eof && reading.pending === 0 ? EPOLLIN : 0) | (writing.pending > 0 ? EPOLLOUT : 0);
+    loop.watch(this.client, want(this.toServer, this.toClient));
+    loop.watch(this.up, want(this.toClient, this.toServer));
+  }
+
+  /** Something failed (a reset, a refused or timed-out connect): reset both sides. */
+  private abort(): false {
+    return this.finish(true);
+  }
+
+  private finish(reset: boolean): false {
+    if (this.closed) return false;
+    this.closed = true;
+    const { loop, pipes, connections } = this.forward;
+    if (this.connectTimer) loop.cancel(this.connectTimer);
+    for (const d of [this.toServer, this.toClient]) {
+      if (d.pipe && d.pending > 0) pipes.destroy(d.pipe);
+      else if (d.pipe) pipes.give(d.pipe);
+      d.pipe = null;
+    }
+    for (const fd of [this.client, this.up]) {
+      loop.forget(fd);
+      if (reset) closeWithReset(loop.sock, fd);
+      else loop.sock.close(fd);
+    }
+    connections.delete(this);
+    return false;
+  }
+}

@@ -1,0 +1,43 @@
+/** A published port's host socket, made with raw calls so its fd can travel to the relay in the namespace. */
+import { check, SysError } from '../../../sys/libc.js';
+import {
+  AF_INET,
+  AF_INET6,
+  encodeSockaddr,
+  IPV6_V6ONLY,
+  setIntOption,
+  SO_REUSEADDR,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOCK_STREAM,
+  SOL_IPV6,
+  SOL_SOCKET,
+  type SocketCalls,
+} from '../../../sys/socket.js';
+import { listenAddress, listenError } from '../../listen.js';
+import type { PortSpec } from '../../types.js';
+
+/** The kernel caps it at net.core.somaxconn; a burst of connections should not meet a short queue. */
+const BACKLOG = 4096;
+
+/**
+ * Bind (and for TCP listen on) the host side of `spec` by RootlessKit's listen rules. A failure is the
+ * user's error in words (port taken, privileged port, foreign address) and leaves no socket open.
+ */
+export function openHostSocket(c: SocketCalls, spec: PortSpec, proto: 'tcp' | 'udp'): number {
+  const { host, ipv6Only } = listenAddress(spec);
+  const addr = encodeSockaddr(host, spec.parentPort);
+  const family = addr.length === 16 ? AF_INET : AF_INET6;
+  const fd = check(c.koffi, 'socket', c.socket(family, (proto === 'tcp' ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0));
+  try {
+    if (family === AF_INET6) setIntOption(c, fd, SOL_IPV6, IPV6_V6ONLY, ipv6Only ? 1 : 0);
+    // As Node and Go do for listeners: a restarted nsgate can listen again while old connections linger in TIME_WAIT.
+    if (proto === 'tcp') setIntOption(c, fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    check(c.koffi, 'bind', c.bind(fd, addr, addr.length));
+    if (proto === 'tcp') check(c.koffi, 'listen', c.listen(fd, BACKLOG));
+    return fd;
+  } catch (err) {
+    c.close(fd);
+    throw err instanceof SysError ? listenError(spec, err) : err;
+  }
+}
