@@ -43,6 +43,7 @@ describe('parseLaunchArgs defaults', () => {
       pastaBinary: 'pasta',
       slirp4netnsSandbox: 'auto',
       slirp4netnsSeccomp: 'auto',
+      sourceIpTransparent: true,
       subidSource: 'auto',
       portDriver: 'none',
       publish: [],
