@@ -230,6 +230,41 @@ describe('bypass driver: real servers', () => {
   });
 });
 
+describe('bypass driver: a program with a seccomp filter of its own', () => {
+  // The filter below names uname by its x86_64 number.
+  const skip = process.arch !== 'x64' ? 'x86_64 only' : !HAS_PYTHON && 'python3 is not installed';
+  test("its filter stacks on nsgate's: both apply, and its published port is served", { skip }, async () => {
+    const port = await freePort();
+    // A filter that fails uname() with EPERM and allows the rest, installed as a sandboxing program would.
+    const script = `
+import ctypes, errno, os, socket, struct
+libc = ctypes.CDLL(None, use_errno=True)
+prog = b''.join(struct.pack('HBBI', *i) for i in [(0x20, 0, 0, 0), (0x15, 0, 1, 63), (0x06, 0, 0, 0x00050000 | errno.EPERM), (0x06, 0, 0, 0x7fff0000)])
+buf = ctypes.create_string_buffer(prog)
+class Fprog(ctypes.Structure):
+    _fields_ = [('len', ctypes.c_ushort), ('filter', ctypes.c_void_p)]
+fprog = Fprog(4, ctypes.addressof(buf))
+assert libc.prctl(38, 1, 0, 0, 0) == 0
+assert libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0, ctypes.get_errno()
+try:
+    os.uname(); print('uname allowed')
+except OSError as e:
+    print('uname', errno.errorcode[e.errno])
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 7)); s.listen()
+print('ready', flush=True)
+while True:
+    c, _ = s.accept(); c.sendall(b'own filter says hi\\n'); c.close()
+`;
+    const run = await launchCommand([...BYPASS, `--publish=127.0.0.1:${port}:7/tcp`], () => ['python3', '-c', script], /ready/);
+    try {
+      assert.match(run.p.stdout, /^uname EPERM\n/);
+      assert.equal((await exchange('127.0.0.1', port)).toString(), 'own filter says hi\n');
+    } finally {
+      await run.stop();
+    }
+  });
+});
+
 describe('bypass driver: limits and safety', () => {
   let hostService: Server;
   let hostPort: number;
