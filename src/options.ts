@@ -3,7 +3,7 @@ import type { PortSpec } from './port/types.js';
 export const NET_DRIVERS = ['host', 'none', 'slirp4netns', 'pasta'] as const;
 export type NetDriverName = (typeof NET_DRIVERS)[number];
 
-export const PORT_DRIVERS = ['none', 'builtin', 'slirp4netns', 'socat', 'implicit'] as const;
+export const PORT_DRIVERS = ['none', 'builtin', 'slirp4netns', 'socat', 'implicit', 'bypass'] as const;
 export type PortDriverName = (typeof PORT_DRIVERS)[number];
 
 const NETNS_DRIVERS = ['none', 'slirp4netns', 'pasta'] as const satisfies readonly NetDriverName[];
@@ -15,10 +15,11 @@ export const PORT_DRIVER_NETWORKS: Readonly<Record<PortDriverName, readonly NetD
   slirp4netns: ['slirp4netns'],
   socat: NETNS_DRIVERS,
   implicit: ['pasta'],
+  bypass: NETNS_DRIVERS,
 };
 
 /** The port drivers that publish the ports asked for (-p, add-ports); `implicit` forwards every bound port by itself. */
-export const PUBLISHING_PORT_DRIVERS: readonly PortDriverName[] = ['builtin', 'slirp4netns', 'socat'];
+export const PUBLISHING_PORT_DRIVERS: readonly PortDriverName[] = ['builtin', 'slirp4netns', 'socat', 'bypass'];
 
 export type AutoBool = 'auto' | 'true' | 'false';
 

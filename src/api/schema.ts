@@ -4,7 +4,7 @@
  */
 import { UserError } from '../errors.js';
 import { validatePortSpec } from '../port/spec.js';
-import { PROTOS, type PortSpec, type PortStatus } from '../port/types.js';
+import { PORT_STATES, PROTOS, type PortSpec, type PortStatus } from '../port/types.js';
 import type { ApiInfo } from './types.js';
 
 type FieldType =
@@ -38,6 +38,7 @@ const PORT_SPEC: Schema = {
 const PORT_STATUS: Schema = {
   id: { type: 'integer' },
   spec: { type: { object: PORT_SPEC } },
+  state: { type: { oneOf: PORT_STATES }, optional: true },
 };
 
 const API_INFO: Schema = {

@@ -8,6 +8,7 @@ import { errorMessage } from '../errors.js';
 import { exitStatus } from '../exit-status.js';
 import { answerPortRequest } from '../port/drivers/builtin/child.js';
 import { prepareRelay } from '../port/drivers/builtin/relay-agent.js';
+import { answerListenRequest, spawnFiltered, takeChannel } from '../port/drivers/bypass/child.js';
 import { FORWARDED_SIGNALS, type ChildMessage, type ChildRun, type ChildSetup, type ParentMessage } from './protocol.js';
 import { killLeftovers } from './leftovers.js';
 import { prepareNamespaces, writeResolvConf } from './setup.js';
@@ -15,6 +16,8 @@ import { prepareNamespaces, writeResolvConf } from './setup.js';
 
 let command: ChildProcess | undefined;
 let setup: ChildSetup | undefined;
+/** --port-driver=bypass: COMMAND runs under the bind filter, whose listener goes to the parent on this fd. */
+const bypassChannel = takeChannel();
 
 /** The parent may be gone (then we are tearing down): nobody to tell. */
 function send(msg: ChildMessage): void {
@@ -34,7 +37,7 @@ function fail(err: unknown): void {
 async function run(req: ChildRun): Promise<void> {
   if (req.dns) await writeResolvConf(req.dns, setup!.copyUp, setup!.resolvConf);
   const [file, ...args] = req.command;
-  command = spawn(file!, args, { stdio: 'inherit', env: req.env });
+  command = bypassChannel === undefined ? spawn(file!, args, { stdio: 'inherit', env: req.env }) : spawnFiltered(bypassChannel, req.command, req.env);
   command.once('error', (err) => fail(new Error(`cannot run ${file}: ${err.message}`)));
   command.once('spawn', () => send({ t: 'started', pid: command!.pid! }));
   command.once('exit', (code, signal) => {
@@ -55,6 +58,9 @@ process.on('message', (msg: ParentMessage) => {
       return;
     case 'signal':
       command?.kill(msg.signal);
+      return;
+    case 'listen':
+      answerListenRequest(msg);
       return;
     default:
       answerPortRequest(msg);

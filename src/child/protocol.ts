@@ -7,6 +7,8 @@ import type { Target } from '../dataplane/commands.js';
 
 /** Names the fd of the child's (or dialer's) end of the fd channel, when there is one (src/parent/fd-channel.ts). */
 export const FD_CHANNEL_ENV = 'NSGATE_FD_CHANNEL';
+/** The same for --port-driver=bypass, whose channel goes to COMMAND's exec wrapper (the seccomp listener comes back on it). */
+export const BYPASS_CHANNEL_ENV = 'NSGATE_BYPASS_CHANNEL';
 
 /** Signals nsgate passes on to COMMAND (and that therefore must not kill the child itself). */
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -41,6 +43,8 @@ export type ParentMessage =
   | { t: 'signal'; signal: NodeJS.Signals }
   | { t: 'dial'; id: number; host: string; port: number }
   | { t: 'udp'; id: number; family: 4 | 6 }
+  /** --port-driver=bypass: a listening TCP socket at host:port inside, for in-namespace clients of a bypassed port. */
+  | { t: 'listen'; id: number; host: string; port: number; ipv6Only: boolean }
   /**
    * Serve a published port from inside: its host socket waits on the fd channel, sent just before this
    * message, with `id` as payload. The native relay accepts there and connects to `target`.
@@ -57,7 +61,7 @@ export type ChildMessage =
   | { t: 'failed'; message: string }
   | { t: 'started'; pid: number }
   | { t: 'exited'; code: number }
-  /** Answer to `dial` or `udp`: the socket travels as the message's handle. */
+  /** Answer to `dial`, `udp` or `listen`: the socket travels as the message's handle. */
   | { t: 'socket'; id: number }
   | { t: 'socket-error'; id: number; code: string; message: string }
   /** Answer to `forward` or `unforward`. */

@@ -319,6 +319,9 @@ function checkCombination(options: LaunchOptions): void {
   checkPortDriver(options);
   if (options.detachNetns && options.net === 'host') throw needsNetns('--detach-netns');
   if (options.reaper === 'true' && !options.pidns) throw new UserError('--reaper=true requires --pidns');
+  if (options.portDriver === 'bypass' && options.detachNetns) {
+    throw new UserError('--port-driver=bypass cannot be used with --detach-netns: COMMAND stays in the host network namespace there, so what it binds is on the host already');
+  }
 }
 
 /** Why a port driver works with some networks only. */

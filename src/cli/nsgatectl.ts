@@ -222,14 +222,17 @@ function jsonLine(status: PortStatus): string {
 }
 
 function portTable(ports: readonly PortStatus[]): string {
-  const header = ['ID', 'PROTO', 'PARENTIP', 'PARENTPORT', 'CHILDIP', 'CHILDPORT'];
-  const rows = ports.map(({ id, spec }) => [
+  // STATE only from drivers that have one (bypass): rootlessctl's own table otherwise.
+  const stated = ports.some((p) => p.state !== undefined);
+  const header = ['ID', 'PROTO', 'PARENTIP', 'PARENTPORT', 'CHILDIP', 'CHILDPORT', ...(stated ? ['STATE'] : [])];
+  const rows = ports.map(({ id, spec, state }) => [
     String(id),
     spec.proto,
     spec.parentIP ?? '',
     String(spec.parentPort),
     spec.childIP ?? '',
     String(spec.childPort),
+    ...(stated ? [state ?? ''] : []),
   ]);
   return formatTable([header, ...rows]);
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ChildRun, ChildSetup, ParentMessage } from '../child/protocol.js';
 import { UserError } from '../errors.js';
 import { exitStatus } from '../exit-status.js';
-import { openFdChannel } from './fd-channel.js';
+import { openFdChannel, type FdChannel } from './fd-channel.js';
 import { SocketRequests } from './socket-requests.js';
 import type { LaunchOptions } from '../options.js';
 
@@ -59,10 +59,12 @@ export class Child extends SocketRequests {
    * `mapIds` to write its id maps, and only then execs node: a program exec'd as uid 0 of the namespace
    * gets full capabilities there, one exec'd before its maps exist gets none.
    */
-  static start(options: LaunchOptions, mapIds: (pid: number) => Promise<void>): Promise<Child> {
+  static start(options: LaunchOptions, mapIds: (pid: number) => Promise<void>, bypass?: FdChannel): Promise<Child> {
     const gateScript = GATE + (reaps(options) ? REAP_CHILD : EXEC_CHILD);
     // The builtin driver's relay runs in the child, unless the network namespace is detached (then in the dialer).
-    const channel = options.portDriver === 'builtin' && !options.detachNetns ? openFdChannel() : null;
+    const relay = options.portDriver === 'builtin' && !options.detachNetns ? openFdChannel() : null;
+    // --port-driver=bypass: the caller's channel, for COMMAND's exec wrapper.
+    const channel = bypass ?? relay;
     const proc = spawn('unshare', [...unshareArgs(options), '--', 'sh', '-c', gateScript, process.execPath, CHILD_MAIN], {
       stdio: ['inherit', 'inherit', 'inherit', ...(channel?.stdioFrom3(['ipc', 'pipe']) ?? ['ipc', 'pipe'])],
       env: { ...process.env, ...channel?.env },
@@ -93,7 +95,7 @@ export class Child extends SocketRequests {
         proc.removeAllListeners('exit');
         proc.removeAllListeners('error');
         if (msg.t !== 'hello') return reject(new Error(`unexpected first message from the child: ${msg.t}`));
-        resolve(new Child(proc, options.pidns ? forkedPid(proc.pid!) : proc.pid!, channel?.parentEnd ?? null));
+        resolve(new Child(proc, options.pidns ? forkedPid(proc.pid!) : proc.pid!, relay?.parentEnd ?? null));
       });
     });
   }

@@ -21,7 +21,8 @@ export interface FdChannel {
   closeChildEnd(): void;
 }
 
-export function openFdChannel(): FdChannel | null {
+/** `envName`: what the child's end is for (the builtin relay's channel by default; see src/child/protocol.ts). */
+export function openFdChannel(envName = FD_CHANNEL_ENV): FdChannel | null {
   const c = socketCalls();
   if (!c) return null;
   const pair: [number, number] = [0, 0];
@@ -30,7 +31,7 @@ export function openFdChannel(): FdChannel | null {
   return {
     parentEnd,
     stdioFrom3: (own) => [...own, ...Array<'ignore'>(CHILD_FD - 3 - own.length).fill('ignore'), childEnd],
-    env: { [FD_CHANNEL_ENV]: String(CHILD_FD) },
+    env: { [envName]: String(CHILD_FD) },
     closeChildEnd: () => void c.close(childEnd),
   };
 }

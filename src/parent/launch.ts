@@ -6,6 +6,7 @@ import { namespacePaths } from '../network/namespace-paths.js';
 import { PUBLISHING_PORT_DRIVERS, type LaunchOptions } from '../options.js';
 import { PortManager } from '../port/manager.js';
 import { createPortDriver, networkArgsFor } from '../port/drivers/index.js';
+import { closeBypassChannel, openBypassChannel } from '../port/drivers/bypass/parent.js';
 import { formatPortSpec } from '../port/spec.js';
 import { orList } from '../text.js';
 import { VERSION } from '../version.js';
@@ -71,7 +72,9 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     cleanup.push(() => state.remove());
     log.debug(`state dir ${state.path}`);
 
-    child = await step(Child.start(options, (pid) => writeIdMaps(pid, options.subidSource, log.warn)));
+    const bypass = options.portDriver === 'bypass' ? openBypassChannel() : undefined;
+    if (bypass) cleanup.push(() => closeBypassChannel(bypass));
+    child = await step(Child.start(options, (pid) => writeIdMaps(pid, options.subidSource, log.warn), bypass));
     const running = child;
     cleanup.push(() => running.stop());
     log.debug(`child ${child.pid} is in its namespaces, with its id maps`);
@@ -103,7 +106,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       cleanup.push(() => dialer.stop());
       inside = dialer;
     }
-    const portDriver = createPortDriver({ options, network, child: inside, namespaces: namespacePaths(where), stateDir: state.path, log });
+    const portDriver = createPortDriver({ options, network, child: inside, namespaces: namespacePaths(where), stateDir: state.path, log, ...(bypass ? { bypassChannel: bypass.parentEnd } : {}) });
     const ports = portDriver ? new PortManager(portDriver) : null;
     if (ports) cleanup.push(() => ports.closeAll());
     const info = (): ApiInfo => ({

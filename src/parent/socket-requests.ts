@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket as UdpSocket } from 'node:dgram';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { ChildMessage, ParentMessage } from '../child/protocol.js';
 import type { Target } from '../dataplane/commands.js';
 import { sendFds } from '../sys/fd-passing.js';
@@ -16,7 +16,7 @@ export class ChildSocketError extends Error {
 
 const gone = () => new ChildSocketError('ECHILD', 'the process in the namespace is gone');
 
-type Handle = Socket | UdpSocket;
+type Handle = Socket | UdpSocket | Server;
 
 interface Pending {
   resolve(handle: Handle | undefined): void;
@@ -61,6 +61,11 @@ export class SocketRequests {
   /** An unconnected UDP socket that lives in the namespace. */
   async udpSocket(family: 4 | 6): Promise<UdpSocket> {
     return (await this.request((id) => ({ t: 'udp', id, family }))) as UdpSocket;
+  }
+
+  /** A TCP socket listening at host:port inside the namespace (the bypass driver's in-namespace side). */
+  async listen(host: string, port: number, ipv6Only: boolean): Promise<Server> {
+    return (await this.request((id) => ({ t: 'listen', id, host, port, ipv6Only }))) as Server;
   }
 
   /**

@@ -28,7 +28,7 @@ export class PortManager implements PortService {
   }
 
   list(): PortStatus[] {
-    return [...this.#entries].map(([id, { spec }]) => ({ id, spec: { ...spec } }));
+    return [...this.#entries].map(([id, { spec, forward }]) => ({ id, spec: { ...spec }, ...(forward.state ? { state: forward.state() } : {}) }));
   }
 
   async add(input: PortSpec): Promise<PortStatus> {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile, readdir, readlink } from 'node:fs/promises';
 
 /** /proc/net/tcp* state of a listening socket, /proc/net/udp* state of a bound, unconnected one. */
@@ -12,13 +13,33 @@ export async function holdsPortSocket(pid: number, kind: 'tcp' | 'udp', port: nu
   if (inodes.size === 0) return false;
   for (const table of [kind, `${kind}6`]) {
     const text = await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '');
-    // Fields: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
-    for (const line of text.split('\n').slice(1)) {
-      const [, local = '', , state, , , , , , inode = ''] = line.trim().split(/\s+/);
-      if (state === READY_STATE[kind] && Number.parseInt(local.split(':')[1] ?? '', 16) === port && inodes.has(inode)) return true;
-    }
+    if (rows(text).some((r) => r.state === READY_STATE[kind] && r.port === port && inodes.has(r.inode))) return true;
   }
   return false;
+}
+
+/** The inodes of every TCP and UDP socket of this process' network namespace (to tell whether a given socket still exists). */
+export function liveSocketInodes(): Set<string> {
+  const tables = ['tcp', 'tcp6', 'udp', 'udp6'].map((table) => {
+    try {
+      return readFileSync(`/proc/self/net/${table}`, 'utf8');
+    } catch {
+      return '';
+    }
+  });
+  return new Set(tables.flatMap((text) => rows(text).map((r) => r.inode)));
+}
+
+/** The rows of a /proc/net/{tcp,udp}* table. Fields: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ... */
+function rows(text: string): { port: number; state: string; inode: string }[] {
+  return text
+    .split('\n')
+    .slice(1)
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [, local = '', , state = '', , , , , , inode = ''] = line.trim().split(/\s+/);
+      return { port: Number.parseInt(local.split(':')[1] ?? '', 16), state, inode };
+    });
 }
 
 async function socketInodes(pid: number): Promise<Set<string>> {

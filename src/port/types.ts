@@ -15,10 +15,18 @@ export interface PortSpec {
   childPort: number;
 }
 
-/** An entry of `GET /v1/ports`. */
+/**
+ * Whether the app holds the port's host socket: only ports of drivers where the app binds the host port itself
+ * (bypass) have a state.
+ */
+export const PORT_STATES = ['bound', 'unbound'] as const;
+export type PortState = (typeof PORT_STATES)[number];
+
+/** An entry of `GET /v1/ports`. `state` is nsgate's own (RootlessKit's clients ignore it). */
 export interface PortStatus {
   id: number;
   spec: PortSpec;
+  state?: PortState;
 }
 
 /** `portDriver` of `GET /v1/info`. */
@@ -32,6 +40,8 @@ export interface PortDriverInfo {
 export interface PortForward {
   /** Stop listening and close the port's open connections. */
   close(): Promise<void>;
+  /** Drivers whose host socket comes and goes with the app say which it is. */
+  state?(): PortState;
 }
 
 /** The parent half of a port driver. */

@@ -265,6 +265,8 @@ export async function endNsgate(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Pr
 export interface Launched {
   p: Proc;
   api: ApiClient;
+  /** A directory of the test user's, removed at stop; the state dir is inside it. */
+  dir: string;
   stateDir: string;
   /** The process inside the namespaces (the state dir's child_pid). */
   childPid(): number;
@@ -274,15 +276,21 @@ export interface Launched {
 }
 
 /** nsgate running COMMAND `servers` (fixture KIND,PORT[,HOST] each) with `flags`, once the servers print "ready". */
-export async function launchNsgate(flags: string[], servers: string[]): Promise<Launched> {
+export function launchNsgate(flags: string[], servers: string[]): Promise<Launched> {
+  return launchCommand(flags, () => fixture(...servers), /ready/);
+}
+
+/** nsgate running `command(dir)` with `flags`, once its stdout matches `ready`; `dir` is the test user's. */
+export async function launchCommand(flags: string[], command: (dir: string) => string[], ready: RegExp): Promise<Launched> {
   const dir = userTempDir();
   const stateDir = `${dir}/state`;
-  const p = nsgate([`--state-dir=${stateDir}`, ...flags, '--', ...fixture(...servers)]);
-  await p.waitFor(/ready/, 20_000);
+  const p = nsgate([`--state-dir=${stateDir}`, ...flags, '--', ...command(dir)]);
+  await p.waitFor(ready, 20_000);
   const childPid = () => Number(readFileSync(`${stateDir}/child_pid`, 'utf8'));
   return {
     p,
     api: new ApiClient(`${stateDir}/api.sock`),
+    dir,
     stateDir,
     childPid,
     fds: () => ({ parent: openFds(p.pid), child: openFds(childPid()) }),

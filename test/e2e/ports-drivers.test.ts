@@ -6,42 +6,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { ApiClient } from '../../src/api/client.js';
-import type { PortSpec } from '../../src/port/types.js';
 import { exchange, probe, udpAsk, udpExchange } from './clients.js';
 import { createClientNetns, running, eventually, freePort, SUBNET, type Launched, launchNsgate, runNsgate, sha256, sleep, userTempDir } from './harness.js';
-
-function curl(port: number): string {
-  const r = spawnSync('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
-  return r.stdout || r.stderr;
-}
+import { assertTakenPortRefused, curl } from './published.js';
 
 /** The processes of the socat group that publishes `port`: its listener and one per connection. */
 function socatGroup(port: number): number[] {
   const pgrep = (...args: string[]) => spawnSync('pgrep', ['-u', 'nsgtest', ...args], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
   const [listener] = pgrep('-f', `^socat [A-Z]+-LISTEN:${port},`);
   return listener === undefined ? [] : pgrep('-g', String(listener));
-}
-
-/** Hold a host port as another program would, for the taken-port cases. */
-async function holdPort(port: number): Promise<Server> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return server;
-}
-
-/** Adding `spec` on a port someone holds fails with `message`, leaves the port list as it was and nothing listening. */
-async function assertTakenPortRefused(api: ApiClient, spec: (port: number) => PortSpec, message: RegExp): Promise<number> {
-  const port = await freePort();
-  const taken = await holdPort(port);
-  const list = await api.listPorts();
-  await assert.rejects(api.addPort(spec(port)), message);
-  assert.deepEqual(await api.listPorts(), list);
-  await new Promise((resolve) => taken.close(resolve));
-  assert.equal(await probe('127.0.0.1', port), 'refused', 'nothing left listening');
-  return port;
 }
 
 describe('slirp4netns driver', () => {

@@ -43,10 +43,10 @@ describe('parseLaunchArgs defaults', () => {
       pastaBinary: 'pasta',
       slirp4netnsSandbox: 'auto',
       slirp4netnsSeccomp: 'auto',
+      sourceIpTransparent: true,
       subidSource: 'auto',
       portDriver: 'none',
       publish: [],
-      sourceIpTransparent: true,
       debug: false,
       command: ['sh'],
     });
@@ -230,7 +230,7 @@ describe('errors name the flag and what is allowed', () => {
     [['--slirp4netns-sandbox=on', 'sh'], /invalid value "on" for --slirp4netns-sandbox: allowed values are auto, true, false$/],
     [['--slirp4netns-seccomp=1', 'sh'], /invalid value "1" for --slirp4netns-seccomp: allowed values are auto, true, false$/],
     [['--subid-source=ldap', 'sh'], /invalid value "ldap" for --subid-source: allowed values are auto, dynamic, static$/],
-    [['--port-driver=vpnkit', 'sh'], /invalid value "vpnkit" for --port-driver: allowed values are none, builtin, slirp4netns, socat, implicit$/],
+    [['--port-driver=vpnkit', 'sh'], /invalid value "vpnkit" for --port-driver: allowed values are none, builtin, slirp4netns, socat, implicit, bypass$/],
     [['--pidns=yes', 'sh'], /invalid value "yes" for --pidns: allowed values are true, false$/],
     [['--state-dir'], /--state-dir needs a value/],
     [['--net=none', '-p'], /--publish needs a value/],
@@ -340,6 +340,7 @@ describe('port driver/network matrix', () => {
     ['slirp4netns', ['slirp4netns']],
     ['socat', ['none', 'slirp4netns', 'pasta']],
     ['implicit', ['pasta']],
+    ['bypass', ['none', 'slirp4netns', 'pasta']],
   ];
   for (const [driver, nets] of accepted) {
     it(`--port-driver=${driver} runs with --net=${nets.join(', ')} and no other`, () => {
@@ -365,12 +366,13 @@ describe('port driver/network matrix', () => {
     [['--port-driver=slirp4netns'], /^--port-driver=slirp4netns needs a network namespace: use --net=slirp4netns$/],
     [['--net=host', '--port-driver=implicit'], /^--port-driver=implicit needs a network namespace: use --net=pasta$/],
     [['--net=host', '--port-driver=socat'], /^--port-driver=socat needs a network namespace: use --net=none, slirp4netns or pasta$/],
+    [['--net=slirp4netns', '--port-driver=bypass', '--detach-netns'], /^--port-driver=bypass cannot be used with --detach-netns: COMMAND stays in the host network namespace there, so what it binds is on the host already$/],
     [
       ['--net=pasta', '--port-driver=implicit', '-p', ':8080:80/tcp'],
-      /^--publish cannot be used with --port-driver=implicit: ports are implicit: pasta forwards every port bound in the namespace by itself \(a server listening on port N inside is reachable on the host's port N\)\. Drop --publish, or choose the ports with --port-driver=builtin or --port-driver=socat$/,
+      /^--publish cannot be used with --port-driver=implicit: ports are implicit: pasta forwards every port bound in the namespace by itself \(a server listening on port N inside is reachable on the host's port N\)\. Drop --publish, or choose the ports with --port-driver=builtin, --port-driver=socat or --port-driver=bypass$/,
     ],
-    [['--net=slirp4netns', '-p', ':8080:80/tcp'], /^--publish needs a port driver: add --port-driver=builtin, --port-driver=slirp4netns or --port-driver=socat \(--port-driver=none publishes nothing\)$/],
-    [['--net=pasta', '-p', ':8080:80/tcp'], /^--publish needs a port driver: add --port-driver=builtin or --port-driver=socat \(/],
+    [['--net=slirp4netns', '-p', ':8080:80/tcp'], /^--publish needs a port driver: add --port-driver=builtin, --port-driver=slirp4netns, --port-driver=socat or --port-driver=bypass \(--port-driver=none publishes nothing\)$/],
+    [['--net=pasta', '-p', ':8080:80/tcp'], /^--publish needs a port driver: add --port-driver=builtin, --port-driver=socat or --port-driver=bypass \(/],
   ];
   for (const [argv, message] of refused) {
     it(argv.join(' '), () => rejects([...argv, 'sh'], message));

@@ -4,6 +4,7 @@ import type { LaunchOptions } from '../../options.js';
 import type { Log } from '../../parent/log.js';
 import type { PortDriver } from '../types.js';
 import { BuiltinDriver, type Inside } from './builtin/parent.js';
+import { BypassDriver, type BypassContext } from './bypass/parent.js';
 import { IMPLICIT_PASTA_ARGS, ImplicitDriver } from './implicit.js';
 import { Slirp4netnsDriver } from './slirp4netns.js';
 import type { NamespacePaths } from './socat-argv.js';
@@ -13,7 +14,9 @@ import { SocatDriver } from './socat.js';
 export interface PortDriverContext {
   options: LaunchOptions;
   network: RunningNetwork | undefined;
-  child: Inside;
+  child: Inside & BypassContext['inside'];
+  /** --port-driver=bypass: the supervisor's end of the channel the seccomp listener comes on. */
+  bypassChannel?: number;
   /** The child's namespaces as paths (the network namespace's bind mount with --detach-netns). */
   namespaces: NamespacePaths;
   stateDir: string;
@@ -36,6 +39,8 @@ export function createPortDriver(ctx: PortDriverContext): PortDriver | null {
       return new SocatDriver(ctx.namespaces, ctx.log);
     case 'implicit':
       return new ImplicitDriver();
+    case 'bypass':
+      return new BypassDriver({ channel: ctx.bypassChannel!, inside: ctx.child, log: ctx.log });
     case 'none':
       return null;
   }
