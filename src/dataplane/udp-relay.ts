@@ -23,82 +23,118 @@ const FLOW_LIMIT = 4096;
 
 interface Flow {
   readonly fd: number;
-  readonly key: string;
+  readonly key: number | string;
   readonly client: Buffer;
   lastActive: number;
 }
 
-/** Batch buffers: SLOTS datagrams with their addresses, and the mmsghdr array that points at them. */
+/**
+ * Batch memory: SLOTS datagram slots with their senders' addresses, and two mmsghdr arrays pointing at
+ * them, built once: `receiving` (whole slots, sender addresses filled in) and `sending` (each slot's
+ * received length, to the connected peer or to one client). A batch only rewrites lengths.
+ */
 class Batch {
   private readonly mem: NativeBlock;
-  private readonly dataAt: number;
-  private readonly namesAt: number;
-  private readonly iovsAt: number;
-  private readonly hdrsAt: number;
+  private readonly view: Buffer;
 
   constructor(loop: Loop) {
-    this.dataAt = 0;
-    this.namesAt = SLOTS * SLOT_SIZE;
-    this.iovsAt = this.namesAt + SLOTS * NAME_SIZE;
-    this.hdrsAt = this.iovsAt + SLOTS * IOVEC_SIZE;
-    this.mem = nativeBlock(loop.io, this.hdrsAt + SLOTS * MMSGHDR_SIZE);
+    this.mem = nativeBlock(loop.io, LAYOUT.size);
+    this.view = this.mem.view;
+    const at = (offset: number) => this.mem.address + offset;
+    for (let i = 0; i < SLOTS; i++) {
+      const slot = at(LAYOUT.data + i * SLOT_SIZE);
+      this.writeIovec(LAYOUT.recvIovs + i * IOVEC_SIZE, slot, SLOT_SIZE);
+      this.writeIovec(LAYOUT.sendIovs + i * IOVEC_SIZE, slot, 0);
+      this.writeHeader(LAYOUT.recvHdrs + i * MMSGHDR_SIZE, at(LAYOUT.names + i * NAME_SIZE), NAME_SIZE, at(LAYOUT.recvIovs + i * IOVEC_SIZE));
+      this.writeHeader(LAYOUT.sendHdrs + i * MMSGHDR_SIZE, 0, 0, at(LAYOUT.sendIovs + i * IOVEC_SIZE));
+    }
   }
 
-  get view(): Buffer {
-    return this.mem.view;
-  }
-
-  /** Address of header `i`, where a recvmmsg/sendmmsg batch starts. */
-  header(i: number): number {
-    return this.mem.address + this.hdrsAt + i * MMSGHDR_SIZE;
-  }
-
-  /** Point every header at its slot, ready to receive whole datagrams (and their senders, if `names`). */
-  prepareReceive(names: boolean): void {
-    for (let i = 0; i < SLOTS; i++) this.setHeader(i, SLOT_SIZE, names ? NAME_SIZE : 0);
+  /** Address of receiving header `i`, after making every slot whole again (the kernel shortens name lengths). */
+  receiving(): number {
+    for (let i = 0; i < SLOTS; i++) this.view.writeUInt32LE(NAME_SIZE, LAYOUT.recvHdrs + i * MMSGHDR_SIZE + 8);
+    return this.mem.address + LAYOUT.recvHdrs;
   }
 
   /** Length received into slot `i`. */
   received(i: number): number {
-    return this.view.readUInt32LE(this.hdrsAt + i * MMSGHDR_SIZE + 56);
+    return this.view.readUInt32LE(LAYOUT.recvHdrs + i * MMSGHDR_SIZE + 56);
   }
 
-  /** The sender's sockaddr bytes of slot `i` (a view, valid until the next batch). */
+  /** The sender's sockaddr of slot `i`, read in place: its family, and a key that tells senders apart. */
+  senderKey(i: number): number | string {
+    const at = LAYOUT.names + i * NAME_SIZE;
+    const v = this.view;
+    // IPv4 (the common case) as a number, without allocating; IPv6 as text.
+    if (v.readUInt16LE(at) === AF_INET) return v.readUInt32BE(at + 4) * 65536 + v.readUInt16BE(at + 2);
+    return v.toString('latin1', at, at + v.readUInt32LE(LAYOUT.recvHdrs + i * MMSGHDR_SIZE + 8));
+  }
+
+  /** A copy of the sender's sockaddr of slot `i`. */
   sender(i: number): Buffer {
-    const hdr = this.hdrsAt + i * MMSGHDR_SIZE;
-    const at = this.namesAt + i * NAME_SIZE;
-    return this.view.subarray(at, at + this.view.readUInt32LE(hdr + 8));
+    const at = LAYOUT.names + i * NAME_SIZE;
+    return Buffer.from(this.view.subarray(at, at + this.view.readUInt32LE(LAYOUT.recvHdrs + i * MMSGHDR_SIZE + 8)));
   }
 
-  /** Make header `i` send slot `i`'s `len` bytes, to `to` (or to the connected peer when null). */
-  prepareSend(i: number, len: number, to: Buffer | null): void {
-    if (to) to.copy(this.view, this.namesAt + i * NAME_SIZE);
-    this.setHeader(i, len, to ? to.length : 0);
+  /**
+   * Address of sending header `from`, with slots [from, to) set to go as received: to `client`, or
+   * (null) to the socket's connected peer.
+   */
+  sending(from: number, to: number, client: Buffer | null): number {
+    const v = this.view;
+    let name = 0;
+    if (client) {
+      client.copy(v, LAYOUT.replyName);
+      name = this.mem.address + LAYOUT.replyName;
+    }
+    for (let i = from; i < to; i++) {
+      v.writeUInt32LE(this.received(i), LAYOUT.sendIovs + i * IOVEC_SIZE + 8);
+      const hdr = LAYOUT.sendHdrs + i * MMSGHDR_SIZE;
+      writeAddress(v, hdr, name);
+      v.writeUInt32LE(client ? client.length : 0, hdr + 8);
+    }
+    return this.mem.address + LAYOUT.sendHdrs + from * MMSGHDR_SIZE;
   }
 
   free(): void {
     this.mem.free();
   }
 
-  private setHeader(i: number, len: number, nameLen: number): void {
+  private writeIovec(at: number, base: number, len: number): void {
+    writeAddress(this.view, at, base);
+    this.view.writeBigUInt64LE(BigInt(len), at + 8);
+  }
+
+  private writeHeader(at: number, name: number, nameLen: number, iov: number): void {
     const v = this.view;
-    const base = this.mem.address;
-    const iov = this.iovsAt + i * IOVEC_SIZE;
-    v.writeBigUInt64LE(BigInt(base + this.dataAt + i * SLOT_SIZE), iov);
-    v.writeBigUInt64LE(BigInt(len), iov + 8);
-    const hdr = this.hdrsAt + i * MMSGHDR_SIZE;
-    v.writeBigUInt64LE(nameLen ? BigInt(base + this.namesAt + i * NAME_SIZE) : 0n, hdr);
-    v.writeUInt32LE(nameLen, hdr + 8);
-    v.writeBigUInt64LE(BigInt(base + iov), hdr + 16);
-    v.writeBigUInt64LE(1n, hdr + 24);
-    v.writeBigUInt64LE(0n, hdr + 32);
-    v.writeBigUInt64LE(0n, hdr + 40);
-    v.writeInt32LE(0, hdr + 48);
+    writeAddress(v, at, name);
+    v.writeUInt32LE(nameLen, at + 8);
+    writeAddress(v, at + 16, iov);
+    v.writeBigUInt64LE(1n, at + 24); // msg_iovlen
+    v.fill(0, at + 32, at + MMSGHDR_SIZE); // no control data, flags, msg_len
   }
 }
 
+/** A 64-bit pointer as two 32-bit writes: no BigInt on the per-datagram path. */
+function writeAddress(v: Buffer, at: number, address: number): void {
+  v.writeUInt32LE(address % 2 ** 32, at);
+  v.writeUInt32LE(Math.floor(address / 2 ** 32), at + 4);
+}
+
+/** Offsets in a Batch's memory. */
+const LAYOUT = (() => {
+  const data = 0;
+  const names = data + SLOTS * SLOT_SIZE;
+  const replyName = names + SLOTS * NAME_SIZE;
+  const recvIovs = replyName + NAME_SIZE;
+  const sendIovs = recvIovs + SLOTS * IOVEC_SIZE;
+  const recvHdrs = sendIovs + SLOTS * IOVEC_SIZE;
+  const sendHdrs = recvHdrs + SLOTS * MMSGHDR_SIZE;
+  return { data, names, replyName, recvIovs, sendIovs, recvHdrs, sendHdrs, size: sendHdrs + SLOTS * MMSGHDR_SIZE };
+})();
+
 export class UdpForward {
-  private readonly flows = new Map<string, Flow>();
+  private readonly flows = new Map<number | string, Flow>();
   private readonly batch: Batch;
   private readonly targetAddr: Buffer;
   private readonly family: number;
@@ -123,31 +159,28 @@ export class UdpForward {
 
   /** Datagrams from clients: each run of datagrams from one client goes out to its flow in one sendmmsg. */
   private fromClients(): void {
-    const { io } = this.loop;
     const b = this.batch;
-    b.prepareReceive(true);
-    const n = io.recvmmsg(this.fd, b.header(0), SLOTS, MSG_DONTWAIT, null);
+    const n = this.loop.io.recvmmsg(this.fd, b.receiving(), SLOTS, MSG_DONTWAIT, null);
     const now = Date.now();
     let runStart = 0;
     let runFlow: Flow | undefined;
     for (let i = 0; i <= n; i++) {
-      const flow = i < n ? this.flowFor(b.sender(i), now) : undefined;
+      const flow = i < n ? this.flowFor(i, now) : undefined;
       if (i < n && flow === runFlow) continue;
-      if (runFlow) this.sendRun(runFlow.fd, runStart, i, null);
+      if (runFlow) this.send(runFlow.fd, runStart, i, null);
       runStart = i;
       runFlow = flow;
     }
   }
 
-  private flowFor(sender: Buffer, now: number): Flow | undefined {
-    const key = sender.toString('latin1');
-    let flow = this.flows.get(key);
-    if (!flow) flow = this.startFlow(key, Buffer.from(sender));
+  private flowFor(slot: number, now: number): Flow | undefined {
+    const key = this.batch.senderKey(slot);
+    const flow = this.flows.get(key) ?? this.startFlow(key, this.batch.sender(slot));
     if (flow) flow.lastActive = now;
     return flow;
   }
 
-  private startFlow(key: string, client: Buffer): Flow | undefined {
+  private startFlow(key: number | string, client: Buffer): Flow | undefined {
     if (this.flows.size >= FLOW_LIMIT) return undefined;
     const { sock } = this.loop;
     const fd = sock.socket(this.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -164,21 +197,17 @@ export class UdpForward {
 
   /** Replies from the server inside, back to the flow's client. */
   private fromServer(flow: Flow): void {
-    const { io } = this.loop;
-    const b = this.batch;
-    b.prepareReceive(false);
-    const n = io.recvmmsg(flow.fd, b.header(0), SLOTS, MSG_DONTWAIT, null);
+    const n = this.loop.io.recvmmsg(flow.fd, this.batch.receiving(), SLOTS, MSG_DONTWAIT, null);
     if (n <= 0) return;
     flow.lastActive = Date.now();
-    this.sendRun(this.fd, 0, n, flow.client);
+    this.send(this.fd, 0, n, flow.client);
   }
 
   /** Send slots [from, to) as received, on `fd`; what the kernel will not take now is dropped, as UDP may. */
-  private sendRun(fd: number, from: number, to: number, dest: Buffer | null): void {
-    const b = this.batch;
-    for (let i = from; i < to; i++) b.prepareSend(i, b.received(i), dest);
+  private send(fd: number, from: number, to: number, client: Buffer | null): void {
+    const first = this.batch.sending(from, to, client);
     for (let i = from; i < to; ) {
-      const sent = this.loop.io.sendmmsg(fd, b.header(i), to - i, MSG_DONTWAIT);
+      const sent = this.loop.io.sendmmsg(fd, first + (i - from) * MMSGHDR_SIZE, to - i, MSG_DONTWAIT);
       // A refused datagram (the server's port closed: ECONNREFUSED) is skipped, not retried.
       i += sent > 0 ? sent : 1;
     }

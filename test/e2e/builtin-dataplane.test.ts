@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exchange, probe } from './clients.js';
@@ -108,6 +109,7 @@ describe('without koffi', () => {
     cpSync(join(E2E_DIR, 'dist'), join(copy, 'dist'), { recursive: true });
     cpSync(join(E2E_DIR, 'package.json'), join(copy, 'package.json'));
     chmodSync(copy, 0o755);
+    assert.throws(() => createRequire(join(copy, 'dist/src/sys/libc.js'))('koffi'), /Cannot find module 'koffi'/, 'no node_modules above the copy');
   });
   after(() => rmSync(copy, { recursive: true, force: true }));
 

@@ -200,7 +200,7 @@ describe('none driver', () => {
       assert.equal(await probe('127.0.0.1', port), 'refused');
       await assert.rejects(
         run.api.addPort({ proto: 'tcp', parentPort: await freePort(), childPort: 80 }),
-        /--port-driver=none; start it with --port-driver=builtin, --port-driver=slirp4netns or --port-driver=socat to publish ports/,
+        /--port-driver=none; start it with --port-driver=builtin, --port-driver=slirp4netns, --port-driver=socat or --port-driver=bypass to publish ports/,
       );
     } finally {
       await run.stop();
@@ -216,7 +216,7 @@ describe('wrong driver/network combinations stop nsgate before COMMAND runs', ()
     [['--net=host', '--port-driver=socat'], /--port-driver=socat needs a network namespace: use --net=none, slirp4netns or pasta/],
     [['--port-driver=slirp4netns'], /--port-driver=slirp4netns needs a network namespace: use --net=slirp4netns/],
     [['--net=pasta', '--port-driver=implicit', '-p', '127.0.0.1:8080:80/tcp'], /--publish cannot be used with --port-driver=implicit: ports are implicit/],
-    [['--net=pasta', '-p', '127.0.0.1:8080:80/tcp'], /--publish needs a port driver: add --port-driver=builtin or --port-driver=socat/],
+    [['--net=pasta', '-p', '127.0.0.1:8080:80/tcp'], /--publish needs a port driver: add --port-driver=builtin, --port-driver=socat or --port-driver=bypass/],
   ];
   for (const [flags, message] of cases) {
     test(flags.join(' '), async () => {
