@@ -5,7 +5,7 @@
  * A flow ends after 90 s without traffic either way (RootlessKit's figure).
  */
 import { EPOLLIN, MSG_DONTWAIT, nativeBlock, type NativeBlock } from '../sys/relay-io.js';
-import { encodeSockaddr, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, AF_INET, AF_INET6 } from '../sys/socket.js';
+import { encodeSockaddr, growReceiveBuffer, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, AF_INET, AF_INET6 } from '../sys/socket.js';
 import type { Target } from './commands.js';
 import type { Loop } from './loop.js';
 
@@ -36,6 +36,7 @@ interface Flow {
 class Batch {
   private readonly mem: NativeBlock;
   private readonly view: Buffer;
+  private used = 0;
 
   constructor(loop: Loop) {
     this.mem = nativeBlock(loop.io, LAYOUT.size);
@@ -50,10 +51,17 @@ class Batch {
     }
   }
 
-  /** Address of receiving header `i`, after making every slot whole again (the kernel shortens name lengths). */
+  /** Address of the receiving headers, after making the slots used last time whole again (the kernel shortens name lengths). */
   receiving(): number {
-    for (let i = 0; i < SLOTS; i++) this.view.writeUInt32LE(NAME_SIZE, LAYOUT.recvHdrs + i * MMSGHDR_SIZE + 8);
+    for (let i = 0; i < this.used; i++) this.view.writeUInt32LE(NAME_SIZE, LAYOUT.recvHdrs + i * MMSGHDR_SIZE + 8);
+    this.used = SLOTS;
     return this.mem.address + LAYOUT.recvHdrs;
+  }
+
+  /** How many slots the last receive filled. */
+  filled(n: number): number {
+    this.used = Math.max(0, n);
+    return n;
   }
 
   /** Length received into slot `i`. */
@@ -160,7 +168,7 @@ export class UdpForward {
   /** Datagrams from clients: each run of datagrams from one client goes out to its flow in one sendmmsg. */
   private fromClients(): void {
     const b = this.batch;
-    const n = this.loop.io.recvmmsg(this.fd, b.receiving(), SLOTS, MSG_DONTWAIT, null);
+    const n = b.filled(this.loop.io.recvmmsg(this.fd, b.receiving(), SLOTS, MSG_DONTWAIT, null));
     const now = Date.now();
     let runStart = 0;
     let runFlow: Flow | undefined;
@@ -185,6 +193,7 @@ export class UdpForward {
     const { sock } = this.loop;
     const fd = sock.socket(this.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return undefined;
+    growReceiveBuffer(sock, fd);
     if (sock.connect(fd, this.targetAddr, this.targetAddr.length) !== 0) {
       sock.close(fd);
       return undefined;
@@ -197,7 +206,7 @@ export class UdpForward {
 
   /** Replies from the server inside, back to the flow's client. */
   private fromServer(flow: Flow): void {
-    const n = this.loop.io.recvmmsg(flow.fd, this.batch.receiving(), SLOTS, MSG_DONTWAIT, null);
+    const n = this.batch.filled(this.loop.io.recvmmsg(flow.fd, this.batch.receiving(), SLOTS, MSG_DONTWAIT, null));
     if (n <= 0) return;
     flow.lastActive = Date.now();
     this.send(this.fd, 0, n, flow.client);

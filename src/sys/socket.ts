@@ -18,6 +18,7 @@ export const SOL_SOCKET = 1;
 export const SO_REUSEADDR = 2;
 export const SO_TYPE = 3;
 export const SO_ERROR = 4;
+export const SO_RCVBUF = 8;
 export const SO_LINGER = 13;
 export const SO_REUSEPORT = 15;
 export const SO_PROTOCOL = 38;
@@ -150,6 +151,19 @@ export function getIntOption(c: SocketCalls, fd: number, level: number, name: nu
   const len = Buffer.alloc(4);
   len.writeUInt32LE(4);
   return c.getsockopt(fd, level, name, v, len) === -1 ? -c.errno() : v.readInt32LE();
+}
+
+/**
+ * A UDP socket's queue absorbs bursts while its reader is not running: the default (208 KiB, about 90
+ * datagrams) overflows within a millisecond at 1 Gbit/s. The kernel caps the request at net.core.rmem_max.
+ */
+const UDP_RECEIVE_BUFFER = 4 << 20;
+
+/** Best effort: a smaller buffer only means more loss under bursts. */
+export function growReceiveBuffer(c: SocketCalls, fd: number): void {
+  const size = Buffer.alloc(4);
+  size.writeInt32LE(UDP_RECEIVE_BUFFER);
+  c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4);
 }
 
 /** Close so that the peer gets a reset (RST), not an orderly FIN. */

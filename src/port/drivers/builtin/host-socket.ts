@@ -4,6 +4,7 @@ import {
   AF_INET,
   AF_INET6,
   encodeSockaddr,
+  growReceiveBuffer,
   IPV6_V6ONLY,
   setIntOption,
   SO_REUSEADDR,
@@ -33,6 +34,7 @@ export function openHostSocket(c: SocketCalls, spec: PortSpec, proto: 'tcp' | 'u
     if (family === AF_INET6) setIntOption(c, fd, SOL_IPV6, IPV6_V6ONLY, ipv6Only ? 1 : 0);
     // As Node and Go do for listeners: a restarted nsgate can listen again while old connections linger in TIME_WAIT.
     if (proto === 'tcp') setIntOption(c, fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    else growReceiveBuffer(c, fd);
     check(c.koffi, 'bind', c.bind(fd, addr, addr.length));
     if (proto === 'tcp') check(c.koffi, 'listen', c.listen(fd, BACKLOG));
     return fd;
