@@ -18,4 +18,5 @@ export type WorkerCommand =
 
 export type WorkerReport =
   | { op: 'wake'; fd: number }
-  | { op: 'done'; id: number; error?: string };
+  /** Command `cmd` for forward `id` is carried out (or failed with `error`). */
+  | { op: 'done'; cmd: WorkerCommand['op']; id: number; error?: string };

@@ -16,32 +16,40 @@ interface RelayWorker {
   readonly thread: Worker;
   readonly commands: MessagePort;
   readonly wakeFd: number;
-  /** Answers awaited from this worker, by forward id. */
-  readonly waiting: Map<number, { resolve(): void; reject(err: Error): void }>;
+  /** Answers awaited from this worker, by command and forward id ("tcp 3"). */
+  readonly waiting: Map<string, { resolve(): void; reject(err: Error): void }>;
 }
 
 export class RelayEngine {
   private next = 0;
+  /** TCP forwards by id, for workers that join later. */
+  private readonly tcpForwards = new Map<number, WorkerCommand>();
 
-  private constructor(private readonly io: RelayCalls, private readonly workers: RelayWorker[]) {
+  private constructor(private readonly io: RelayCalls, private readonly workers: RelayWorker[], private toStart: number) {
     // Node joins worker threads at exit, and one blocked in epoll_wait would never be joined.
     process.once('exit', () => {
       for (const w of workers) this.tell(w, { op: 'stop', id: 0 });
     });
   }
 
-  /** Start one worker per core (at most `max`): connections spread over them, each listener is shared. */
+  /**
+   * Start one worker per core (at most `max`): connections spread over them, each listener is shared.
+   * Only the first starts now; the others once the first port is served, so that they do not compete for
+   * the CPU with everything else that runs while nsgate starts.
+   */
   static async start(max = 4): Promise<RelayEngine> {
     const io = relayCalls();
     if (!io) throw new Error('the native relay needs koffi, which does not load here');
     const count = Math.max(1, Math.min(max, availableParallelism()));
-    const workers = await Promise.all(Array.from({ length: count }, () => startWorker()));
-    return new RelayEngine(io, workers);
+    return new RelayEngine(io, [await startWorker()], count - 1);
   }
 
   /** Relay TCP connections accepted on `fd` (every worker accepts on it). */
   async addTcp(id: number, fd: number, target: Target, sourceIp: boolean): Promise<void> {
-    await Promise.all(this.workers.map((w) => this.ask(w, { op: 'tcp', id, fd, target, sourceIp })));
+    const cmd: WorkerCommand = { op: 'tcp', id, fd, target, sourceIp };
+    this.tcpForwards.set(id, cmd);
+    await Promise.all(this.workers.map((w) => this.ask(w, cmd)));
+    this.startTheOthers();
   }
 
   /** Serve UDP datagrams on `fd` (one worker owns a UDP port: its flows live there). */
@@ -52,12 +60,26 @@ export class RelayEngine {
 
   /** Stop forward `id` in every worker, closing its connections; then the socket can be closed. */
   async drop(id: number): Promise<void> {
+    this.tcpForwards.delete(id);
     await Promise.all(this.workers.map((w) => this.ask(w, { op: 'drop', id })));
+  }
+
+  /** A late worker takes up the TCP forwards that exist when it is ready (unawaited: the first worker took the same ones). */
+  private startTheOthers(): void {
+    for (; this.toStart > 0; this.toStart--) {
+      startWorker().then(
+        (w) => {
+          this.workers.push(w);
+          for (const cmd of this.tcpForwards.values()) this.tell(w, cmd);
+        },
+        (err: Error) => console.error(`nsgate: warning: an extra relay worker did not start: ${err.message}`),
+      );
+    }
   }
 
   private ask(w: RelayWorker, cmd: WorkerCommand): Promise<void> {
     return new Promise((resolve, reject) => {
-      w.waiting.set(cmd.id, { resolve, reject });
+      w.waiting.set(`${cmd.op} ${cmd.id}`, { resolve, reject });
       this.tell(w, cmd);
     });
   }
@@ -78,8 +100,9 @@ function startWorker(): Promise<RelayWorker> {
       const w: RelayWorker = { thread, commands: port1, wakeFd: first.fd, waiting: new Map() };
       thread.on('message', (msg: WorkerReport) => {
         if (msg.op !== 'done') return;
-        const waiter = w.waiting.get(msg.id);
-        w.waiting.delete(msg.id);
+        const key = `${msg.cmd} ${msg.id}`;
+        const waiter = w.waiting.get(key);
+        w.waiting.delete(key);
         if (msg.error) waiter?.reject(new Error(msg.error));
         else waiter?.resolve();
       });

@@ -7,7 +7,6 @@ import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import {
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
-  EPOLL_CTL_MOD,
   EPOLL_EVENT_SIZE,
   EPOLLIN,
   O_CLOEXEC,
@@ -35,8 +34,8 @@ export class Loop {
   readonly wakeFd: number;
   private readonly epfd: number;
   private readonly handlers = new Map<number, Handler>();
-  private readonly interest = new Map<number, number>();
   private readonly timers: Timer[] = [];
+  private deferred: Array<() => unknown> = [];
   private readonly events = Buffer.alloc(MAX_EVENTS * EPOLL_EVENT_SIZE);
   private readonly ctlEvent = Buffer.alloc(EPOLL_EVENT_SIZE);
   private readonly wakeBuf = Buffer.alloc(8);
@@ -62,27 +61,22 @@ export class Loop {
   add(fd: number, events: number, handler: Handler): void {
     this.ctl(EPOLL_CTL_ADD, fd, events);
     this.handlers.set(fd, handler);
-    this.interest.set(fd, events);
-  }
-
-  /** Change what `fd` is watched for; a no-op when unchanged. */
-  watch(fd: number, events: number): void {
-    if (this.interest.get(fd) === events) return;
-    this.ctl(EPOLL_CTL_MOD, fd, events);
-    this.interest.set(fd, events);
   }
 
   /** Stop watching `fd` (before closing it, when another process or thread may still hold it). */
   remove(fd: number): void {
     if (!this.handlers.delete(fd)) return;
-    this.interest.delete(fd);
     this.io.epollCtl(this.epfd, EPOLL_CTL_DEL, fd, null);
   }
 
   /** Forget `fd` without a system call: the caller closes it, which takes it out of the epoll set. */
   forget(fd: number): void {
     this.handlers.delete(fd);
-    this.interest.delete(fd);
+  }
+
+  /** Run `fn` after the events at hand: a handler that stopped to be fair takes its next turn. */
+  defer(fn: () => unknown): void {
+    this.deferred.push(fn);
   }
 
   /** Run `fn` once, about `ms` from now (the loop's resolution is its epoll timeout). */
@@ -110,11 +104,17 @@ export class Loop {
         const fd = this.events.readInt32LE(off + 4);
         this.handlers.get(fd)?.onEvents(fd, this.events.readUInt32LE(off));
       }
+      if (this.deferred.length > 0) {
+        const turns = this.deferred;
+        this.deferred = [];
+        for (const turn of turns) turn();
+      }
       if (this.timers.length > 0) this.runTimers();
     }
   }
 
   private timeout(): number {
+    if (this.deferred.length > 0) return 0;
     if (this.timers.length === 0) return -1;
     let next = Infinity;
     for (const t of this.timers) next = Math.min(next, t.at);

@@ -3,7 +3,7 @@
  * move bytes with splice(2) through pooled pipes, never through JavaScript. FIN is passed on as
  * shutdown(SHUT_WR), so half-close works; an error or reset on one side resets the other.
  */
-import { EPOLLERR, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLOUT, SPLICE_F_MOVE, SPLICE_F_NONBLOCK } from '../sys/relay-io.js';
+import { EPOLLERR, EPOLLET, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLOUT, SPLICE_F_MOVE, SPLICE_F_NONBLOCK } from '../sys/relay-io.js';
 import {
   AF_INET,
   AF_INET6,
@@ -30,9 +30,15 @@ import { isLoopbackSockaddr } from './sockaddr.js';
 const { EAGAIN, EINPROGRESS, ECONNABORTED, EINTR, EMFILE, ENFILE } = constants.errno;
 /** A connect inside the namespace that has not completed by then (an address nobody answers) is given up. */
 const CONNECT_TIMEOUT_MS = 10_000;
-/** Accepts per wakeup, and splice rounds per event: enough to batch, little enough to stay fair. */
+/**
+ * Accepts per wakeup, and splice rounds per turn: enough to batch, little enough to stay fair. A direction
+ * that still has bytes after its rounds gets another turn after the other ready fds (edge-triggered epoll
+ * would not tell again).
+ */
 const ACCEPT_BATCH = 64;
-const PUMP_ROUNDS = 8;
+const PUMP_ROUNDS = 16;
+/** Both sockets of a connection are watched for everything once, edge-triggered: no epoll_ctl per state change. */
+const WATCH = EPOLLIN | EPOLLOUT | EPOLLET;
 /** After EMFILE the listener rests, instead of spinning on a connection it cannot accept. */
 const FD_EXHAUSTED_PAUSE_MS = 100;
 const SPLICE_FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
@@ -115,8 +121,8 @@ class TcpConnection {
       return;
     }
     forward.connections.add(this);
-    loop.add(this.up, EPOLLOUT, this);
-    loop.add(client, 0, this);
+    loop.add(this.up, WATCH, this);
+    loop.add(client, WATCH, this);
     if (forward.sourceIp) this.bindToClientAddress(clientAddr);
     if (sock.connect(this.up, targetAddr, targetAddr.length) === 0) this.open();
     else if (sock.errno() !== EINPROGRESS) this.abort();
@@ -135,8 +141,7 @@ class TcpConnection {
     const writable = (events & (EPOLLOUT | EPOLLERR)) !== 0;
     const [incoming, outgoing] = fd === this.client ? [this.toServer, this.toClient] : [this.toClient, this.toServer];
     if (readable && !this.pump(incoming)) return;
-    if (writable && !this.pump(outgoing)) return;
-    this.updateInterest();
+    if (writable) this.pump(outgoing);
   }
 
   /** Close both sockets in an orderly way (the port is being removed). */
@@ -160,17 +165,20 @@ class TcpConnection {
   }
 
   private open(): void {
-    const { loop } = this.forward;
     this.connecting = false;
-    if (this.connectTimer) loop.cancel(this.connectTimer);
-    loop.watch(this.up, EPOLLIN);
-    loop.watch(this.client, EPOLLIN);
+    if (this.connectTimer) this.forward.loop.cancel(this.connectTimer);
+    // Edges while connecting were not acted on: whatever the client sent already goes now.
+    if (this.pump(this.toServer)) this.pump(this.toClient);
   }
 
   /** Move what `d.from` has into `d.to` until either would block. False once the connection is gone. */
   private pump(d: Direction): boolean {
     const { io, sock } = this.forward.loop;
-    for (let round = 0; round < PUMP_ROUNDS; round++) {
+    for (let round = 0; ; round++) {
+      if (round === PUMP_ROUNDS) {
+        this.forward.loop.defer(() => !this.closed && this.pump(d));
+        return true;
+      }
       if (d.pending > 0) {
         const n = io.splice(d.pipe!.r, null, d.to, null, d.pending, SPLICE_FLAGS);
         if (n < 0) return io.errno() === EAGAIN || this.abort();
@@ -204,15 +212,6 @@ class TcpConnection {
       this.forward.pipes.give(d.pipe);
       d.pipe = null;
     }
-  }
-
-  /** Read from a side while its bytes have somewhere to go; wait for writability while bytes wait for it. */
-  private updateInterest(): void {
-    const { loop } = this.forward;
-    const want = (reading: Direction, writing: Direction) =>
-      (!reading.eof && reading.pending === 0 ? EPOLLIN : 0) | (writing.pending > 0 ? EPOLLOUT : 0);
-    loop.watch(this.client, want(this.toServer, this.toClient));
-    loop.watch(this.up, want(this.toClient, this.toServer));
   }
 
   /** Something failed (a reset, a refused or timed-out connect): reset both sides. */

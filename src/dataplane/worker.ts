@@ -19,9 +19,9 @@ const loop = new Loop((workerData as { commands: MessagePort }).commands, (msg) 
       forwards.get(cmd.id)?.drop();
       forwards.delete(cmd.id);
     }
-    report({ op: 'done', id: cmd.id });
+    report({ op: 'done', cmd: cmd.op, id: cmd.id });
   } catch (err) {
-    report({ op: 'done', id: cmd.id, error: err instanceof Error ? err.message : String(err) });
+    report({ op: 'done', cmd: cmd.op, id: cmd.id, error: err instanceof Error ? err.message : String(err) });
   }
 });
 const pipes = new PipePool(loop);

@@ -77,12 +77,26 @@ async function writeSingleMaps(pid: number): Promise<void> {
   await writeFile(`/proc/${pid}/gid_map`, `0 ${process.getgid!()} 1\n`);
 }
 
-/** Map the caller to 0 in the child's user namespace, plus its sub-id ranges. */
-export async function writeIdMaps(pid: number, source: SubIdSource, warn: (msg: string) => void): Promise<void> {
+/**
+ * Map the caller to 0 in the child's user namespace, plus its sub-id ranges. The ranges are looked up at
+ * once (getsubids takes a while), and the returned function writes the maps once the child's pid exists.
+ */
+export function idMapWriter(source: SubIdSource, warn: (msg: string) => void): (pid: number) => Promise<void> {
   const name = userInfo().username;
   const uid = process.getuid!();
   const gid = process.getgid!();
-  const [uids, gids] = await Promise.all([subIds('uid', source, name, uid), subIds('gid', source, name, gid)]);
+  const ranges = Promise.all([subIds('uid', source, name, uid), subIds('gid', source, name, gid)]);
+  // Awaited by the writer; until then a failure must not count as unhandled.
+  ranges.catch(() => {});
+  return async (pid) => writeIdMaps(pid, await ranges, { name, uid, gid }, warn);
+}
+
+async function writeIdMaps(
+  pid: number,
+  [uids, gids]: [SubIdRange[], SubIdRange[]],
+  { name, uid, gid }: { name: string; uid: number; gid: number },
+  warn: (msg: string) => void,
+): Promise<void> {
   if (uids.length === 0 || gids.length === 0) {
     warn(`no subordinate ids for user ${name} in /etc/subuid and /etc/subgid: mapping only your own id to 0 (files owned by other ids will show as nobody)`);
     return writeSingleMaps(pid);

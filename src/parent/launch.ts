@@ -14,7 +14,7 @@ import { FORWARDED_SIGNALS } from '../child/protocol.js';
 import { Child } from './child.js';
 import { Dialer } from './dialer.js';
 import type { SocketRequests } from './socket-requests.js';
-import { writeIdMaps } from './idmap.js';
+import { idMapWriter } from './idmap.js';
 import type { Log } from './log.js';
 import { openStateDir } from './state-dir.js';
 import { exitStatus } from '../exit-status.js';
@@ -74,7 +74,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
 
     const bypass = options.portDriver === 'bypass' ? openBypassChannel() : undefined;
     if (bypass) cleanup.push(() => closeBypassChannel(bypass));
-    child = await step(Child.start(options, (pid) => writeIdMaps(pid, options.subidSource, log.warn), bypass));
+    child = await step(Child.start(options, idMapWriter(options.subidSource, log.warn), bypass));
     const running = child;
     cleanup.push(() => running.stop());
     log.debug(`child ${child.pid} is in its namespaces, with its id maps`);
