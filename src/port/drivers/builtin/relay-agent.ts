@@ -26,7 +26,9 @@ const SOURCE_IP_ROUTING: Record<'-4' | '-6', string> = {
 const channel = Number(process.env[FD_CHANNEL_ENV]);
 let engine: Promise<RelayEngine> | undefined;
 let sourceIpRouting: Promise<boolean> | undefined;
-const sockets = new Map<number, number>();
+/** Each forward's host socket, and its hand-over to the relay's workers. */
+const forwards = new Map<number, { fd: number; added: Promise<void> }>();
+let engineRunning = false;
 
 /**
  * When the parent opened an fd channel: keep it from COMMAND and start the relay's workers now, so the
@@ -38,7 +40,7 @@ export function prepareRelay(): void {
   c.fcntl(channel, F_SETFD, FD_CLOEXEC);
   engine = RelayEngine.start();
   // A failure here is reported to the first `forward`, which awaits the same promise.
-  engine.catch(() => {});
+  engine.then(() => (engineRunning = true), () => {});
 }
 
 /**
@@ -67,23 +69,37 @@ async function forward(msg: Extract<ParentMessage, { t: 'forward' }>): Promise<v
     for (const extra of got?.fds ?? []) socketCalls()!.close(extra);
     throw new Error(`the host socket of forward ${msg.id} did not arrive on the fd channel`);
   }
-  try {
-    const relay = await engine;
-    if (msg.proto === 'tcp') await relay.addTcp(msg.id, fd, msg.target, msg.sourceIp && (await routeRepliesLocally()));
-    else await relay.addUdp(msg.id, fd, msg.target);
-    sockets.set(msg.id, fd);
-  } catch (err) {
-    socketCalls()!.close(fd);
-    throw err;
+  const relay = engine;
+  const added = (async () => {
+    const sourceIp = msg.proto === 'tcp' && msg.sourceIp && (await routeRepliesLocally());
+    if (msg.proto === 'tcp') await (await relay).addTcp(msg.id, fd, msg.target, sourceIp);
+    else await (await relay).addUdp(msg.id, fd, msg.target);
+  })();
+  if (engineRunning) {
+    try {
+      await added;
+    } catch (err) {
+      socketCalls()!.close(fd);
+      throw err;
+    }
+  } else {
+    // The first ports while the workers still start: the host socket already listens (clients wait in its
+    // queue), so the answer need not wait for them. Only a relay that cannot start fails here: nsgate stops.
+    added.catch((err: Error) => {
+      console.error(`nsgate: error: the relay for port ${msg.id} did not start: ${err.message}`);
+      process.exit(1);
+    });
   }
+  forwards.set(msg.id, { fd, added });
 }
 
 async function unforward(id: number): Promise<void> {
-  const fd = sockets.get(id);
-  if (fd === undefined) throw new Error(`no forward ${id}`);
+  const forward = forwards.get(id);
+  if (!forward) throw new Error(`no forward ${id}`);
+  forwards.delete(id);
+  await forward.added.catch(() => {});
   await (await engine!).drop(id);
-  sockets.delete(id);
-  socketCalls()!.close(fd);
+  socketCalls()!.close(forward.fd);
 }
 
 /** Set up the source-IP routing once; false (with one warning) where the namespace refuses it. */
