@@ -1,7 +1,7 @@
 /**
  * The builtin driver's native half inside the namespace: takes a published port's host socket from the fd
  * channel and gives it to the relay engine, which accepts there and connects inside. Source-IP
- * propagation needs policy routing in the namespace, set up once, on the first port that asks for it.
+ * propagation needs policy routing in the namespace, set up once, when the parent's driver says it will be used.
  */
 import { execFile } from 'node:child_process';
 import { RelayEngine } from '../../../dataplane/engine.js';
@@ -13,7 +13,7 @@ import { FD_CLOEXEC, F_SETFD, socketCalls } from '../../../sys/socket.js';
  * The routing table that delivers replies to transparently bound sockets. Any number would do; this one
  * is unlikely to be taken by what runs in the namespace.
  */
-export const SOURCE_IP_TABLE = 27003;
+const SOURCE_IP_TABLE = 27003;
 /**
  * Replies from the server (sent from loopback to the client's real address) are delivered locally, to
  * the relay's transparent socket, instead of being routed out of the namespace. One `ip -batch` per family.
@@ -39,7 +39,7 @@ export function prepareRelay(): void {
   if (!Number.isInteger(channel) || !c) return;
   c.fcntl(channel, F_SETFD, FD_CLOEXEC);
   engine = RelayEngine.start();
-  // A failure here is reported to the first `forward`, which awaits the same promise.
+  // A failure reaches every forward through this same promise.
   engine.then(() => (engineRunning = true), () => {});
 }
 
