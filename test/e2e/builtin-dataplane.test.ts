@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exchange, probe } from './clients.js';
-import { createClientNetns, E2E_DIR, eventually, FIXTURE, freePort, launchNsgate, sha256, sleep, startAsUser, SUBNET } from './harness.js';
+import { createClientNetns, E2E_DIR, eventually, FIXTURE, freePort, launchNsgate, settledFds, sha256, sleep, startAsUser, SUBNET } from './harness.js';
 
 /** nsgate with the builtin driver on slirp4netns, running the fixture `servers`. */
 const launch = (flags: string[], servers: string[]) => launchNsgate(['--net=slirp4netns', '--port-driver=builtin', ...flags], servers);
@@ -75,9 +75,9 @@ describe('load: short connections and a bulk transfer at once', () => {
       // The native relay runs in the child: its fds are the connections' and the pipes'.
       const fds = () => run.fds().child;
       assert.equal((await exchange('127.0.0.1', port, 'warm-up')).toString(), 'warm-up');
-      // The relay closes pipes unused for a second: the baseline is a quiet relay's.
-      await sleep(2_500);
-      const baseline = fds();
+      // The relay closes pipes unused for a second and starts its extra workers in the background.
+      await sleep(1_500);
+      const { child: baseline } = await settledFds(run);
 
       const bulk = randomBytes(BULK);
       const bulkDone = exchange('127.0.0.1', port, bulk).then((echoed) => assert.equal(sha256(echoed), sha256(bulk), 'bulk transfer'));

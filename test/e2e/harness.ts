@@ -275,6 +275,21 @@ export interface Launched {
   stop(): Promise<void>;
 }
 
+/**
+ * nsgate's fds once they stop changing (the same for 500 ms, within 5 s): what nsgate opens lazily in the
+ * background (the relay's extra worker threads, idle pipes it closes) must not count as a leak or a baseline.
+ */
+export async function settledFds(run: Pick<Launched, 'fds'>): Promise<{ parent: number; child: number }> {
+  const deadline = Date.now() + 5_000;
+  let last = JSON.stringify(run.fds());
+  for (;;) {
+    await sleep(500);
+    const now = JSON.stringify(run.fds());
+    if (now === last || Date.now() > deadline) return JSON.parse(now) as { parent: number; child: number };
+    last = now;
+  }
+}
+
 /** nsgate running COMMAND `servers` (fixture KIND,PORT[,HOST] each) with `flags`, once the servers print "ready". */
 export function launchNsgate(flags: string[], servers: string[]): Promise<Launched> {
   return launchCommand(flags, () => fixture(...servers), /ready/);

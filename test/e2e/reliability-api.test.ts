@@ -8,7 +8,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { FAMILY_NAMES, fuzzCases, type FuzzCase } from './api-fuzz.js';
 import {
-  asUser, descendants, eventually, freePort, type Launched, launchNsgate, listenersOf, NSGATECTL, runNsgate, soakSize, userEnv, userTempDir,
+  asUser, descendants, eventually, freePort, type Launched, launchNsgate, listenersOf, NSGATECTL, runNsgate, settledFds, soakSize, userEnv, userTempDir,
 } from './harness.js';
 import { rawExchange, type RawAnswer } from './raw-http.js';
 
@@ -76,7 +76,7 @@ describe('the API of a running nsgate under bad input', () => {
     const tree = [run.p.pid, ...descendants(run.p.pid)];
     const listenersBefore = listenersOf(tree);
     const portsBefore = await run.api.listPorts();
-    const fdsBefore = run.fds();
+    const fdsBefore = await settledFds(run);
 
     // A few clients stop mid-header and stay: they must get a 408 while the flood goes on.
     const silent = Array.from({ length: 20 }, () =>

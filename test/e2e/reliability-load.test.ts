@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { exchange } from './clients.js';
-import { eventually, freePort, type Launched, launchNsgate, sha256, soakSize } from './harness.js';
+import { eventually, freePort, type Launched, launchNsgate, settledFds, sha256, soakSize } from './harness.js';
 
 const BULK_CONNECTIONS = 1_000;
 const BULK_BYTES = soakSize(1024 * 1024, 2 * 1024 * 1024);
@@ -102,7 +102,7 @@ describe('load through the builtin driver', () => {
     // Warm-up: one of each kind, so what the first connection opens lazily is in the baseline.
     assert.equal((await exchange('127.0.0.1', tcp, 'warm')).toString(), 'warm');
     assert.deepEqual(await udpClient(2, udp, ['warm']), []);
-    baseline = run.fds();
+    baseline = await settledFds(run);
   });
   after(() => run.stop());
 
