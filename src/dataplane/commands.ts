@@ -1,4 +1,5 @@
 /** Messages between the relay engine (the agent's main thread) and its worker threads. */
+import type { MessagePort } from 'node:worker_threads';
 
 /** Where a forward's connections or datagrams go inside the namespace. */
 export interface Target {
@@ -12,9 +13,14 @@ export type WorkerCommand =
   /** Serve datagrams arriving on `fd` (a bound host socket): one flow per client, toward `target`. */
   | { op: 'udp'; id: number; fd: number; target: Target }
   /** Stop using forward `id`'s socket and close its connections; the engine closes the socket itself. */
-  | { op: 'drop'; id: number }
-  /** Leave the loop: the process is exiting, and Node cannot end a thread blocked in epoll_wait. */
-  | { op: 'stop'; id: 0 };
+  | { op: 'drop'; id: number };
+
+export interface RelayWorkerData {
+  /** Where commands arrive (announced on the worker's own eventfd). */
+  commands: MessagePort;
+  /** Readable once the process exits: the worker leaves its loop (Node cannot end a thread blocked in epoll_wait). */
+  stopFd: number;
+}
 
 export type WorkerReport =
   | { op: 'wake'; fd: number }

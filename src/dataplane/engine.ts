@@ -6,8 +6,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { relayCalls, type RelayCalls } from '../sys/relay-io.js';
-import type { Target, WorkerCommand, WorkerReport } from './commands.js';
+import { SysError } from '../sys/libc.js';
+import { O_CLOEXEC, O_NONBLOCK, relayCalls, type RelayCalls } from '../sys/relay-io.js';
+import type { RelayWorkerData, Target, WorkerCommand, WorkerReport } from './commands.js';
 
 const WORKER_MAIN = new URL('./worker.js', import.meta.url);
 const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
@@ -25,12 +26,7 @@ export class RelayEngine {
   /** TCP forwards by id, for workers that join later. */
   private readonly tcpForwards = new Map<number, WorkerCommand>();
 
-  private constructor(private readonly io: RelayCalls, private readonly workers: RelayWorker[], private toStart: number) {
-    // Node joins worker threads at exit, and one blocked in epoll_wait would never be joined.
-    process.once('exit', () => {
-      for (const w of workers) this.tell(w, { op: 'stop', id: 0 });
-    });
-  }
+  private constructor(private readonly io: RelayCalls, private readonly workers: RelayWorker[], private toStart: number) {}
 
   /**
    * Start one worker per core (at most `max`): connections spread over them, each listener is shared.
@@ -90,9 +86,23 @@ export class RelayEngine {
   }
 }
 
+let stopFd: number | undefined;
+
+/** Written once at exit, never read: every worker's loop sees it readable and returns, even one still starting. */
+function workersStopFd(): number {
+  if (stopFd !== undefined) return stopFd;
+  const io = relayCalls()!;
+  const fd = io.eventfd(0, O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw new SysError('eventfd', io.errno());
+  // Node joins worker threads at exit, and one blocked in epoll_wait would never be joined.
+  process.once('exit', () => io.write(fd, ONE, 8));
+  return (stopFd = fd);
+}
+
 function startWorker(): Promise<RelayWorker> {
   const { port1, port2 } = new MessageChannel();
-  const thread = new Worker(WORKER_MAIN, { workerData: { commands: port2 }, transferList: [port2] });
+  const workerData: RelayWorkerData = { commands: port2, stopFd: workersStopFd() };
+  const thread = new Worker(WORKER_MAIN, { workerData, transferList: [port2] });
   return new Promise((resolve, reject) => {
     thread.once('error', reject);
     thread.once('message', (first: WorkerReport) => {

@@ -41,7 +41,8 @@ export class Loop {
   private readonly wakeBuf = Buffer.alloc(8);
   private stopped = false;
 
-  constructor(private readonly commands: MessagePort, private readonly onCommand: (msg: unknown) => void) {
+  /** `stopFd`: an eventfd that becomes readable when the loop must return (it is never read here). */
+  constructor(private readonly commands: MessagePort, stopFd: number, private readonly onCommand: (msg: unknown) => void) {
     const io = relayCalls();
     const sock = socketCalls();
     if (!io || !sock) throw new Error('the native relay needs koffi, which does not load here');
@@ -50,6 +51,7 @@ export class Loop {
     this.epfd = this.checked('epoll_create1', io.epollCreate1(O_CLOEXEC));
     this.wakeFd = this.checked('eventfd', io.eventfd(0, O_NONBLOCK | O_CLOEXEC));
     this.add(this.wakeFd, EPOLLIN, { onEvents: () => this.drainCommands() });
+    this.add(stopFd, EPOLLIN, { onEvents: () => (this.stopped = true) });
   }
 
   /** Make a socket handed over by the parent non-blocking: the loop must never wait in a call. */
@@ -89,11 +91,6 @@ export class Loop {
   cancel(timer: Timer): void {
     const i = this.timers.indexOf(timer);
     if (i >= 0) this.timers.splice(i, 1);
-  }
-
-  /** Ask `run` to return after the current round of events. */
-  stop(): void {
-    this.stopped = true;
   }
 
   run(): void {

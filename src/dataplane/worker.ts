@@ -1,6 +1,6 @@
 /** A relay worker thread: its own epoll loop serving the forwards the engine gives it. */
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { WorkerCommand, WorkerReport } from './commands.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { RelayWorkerData, WorkerCommand, WorkerReport } from './commands.js';
 import { Loop } from './loop.js';
 import { PipePool } from './pipe-pool.js';
 import { TcpForward } from './tcp-relay.js';
@@ -9,9 +9,9 @@ import { UdpForward } from './udp-relay.js';
 const report = (msg: WorkerReport) => parentPort!.postMessage(msg);
 const forwards = new Map<number, TcpForward | UdpForward>();
 
-const loop = new Loop((workerData as { commands: MessagePort }).commands, (msg) => {
+const { commands, stopFd } = workerData as RelayWorkerData;
+const loop = new Loop(commands, stopFd, (msg) => {
   const cmd = msg as WorkerCommand;
-  if (cmd.op === 'stop') return loop.stop();
   try {
     if (cmd.op === 'tcp') forwards.set(cmd.id, new TcpForward(loop, pipes, cmd.fd, cmd.target, cmd.sourceIp));
     else if (cmd.op === 'udp') forwards.set(cmd.id, new UdpForward(loop, cmd.fd, cmd.target));
