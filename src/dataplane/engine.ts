@@ -30,8 +30,8 @@ export class RelayEngine {
 
   /**
    * Start one worker per core (at most `max`): connections spread over them, each listener is shared.
-   * Only the first starts now; the others once the first port is served, so that they do not compete for
-   * the CPU with everything else that runs while nsgate starts.
+   * Only the first starts now; the others once the first TCP port is served (a UDP port is one worker's
+   * anyway), so that they do not compete for the CPU with everything else that runs while nsgate starts.
    */
   static async start(max = 4): Promise<RelayEngine> {
     const io = relayCalls();
