@@ -7,7 +7,8 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { SysError } from '../sys/libc.js';
-import { O_CLOEXEC, O_NONBLOCK, relayCalls, type RelayCalls } from '../sys/relay-io.js';
+import { relayCalls, type RelayCalls } from '../sys/relay-io.js';
+import { O_CLOEXEC, O_NONBLOCK } from '../sys/socket.js';
 import type { RelayWorkerData, Target, WorkerCommand, WorkerReport } from './commands.js';
 
 const WORKER_MAIN = new URL('./worker.js', import.meta.url);

@@ -9,12 +9,10 @@ import {
   EPOLL_CTL_DEL,
   EPOLL_EVENT_SIZE,
   EPOLLIN,
-  O_CLOEXEC,
-  O_NONBLOCK,
   relayCalls,
   type RelayCalls,
 } from '../sys/relay-io.js';
-import { F_SETFL, socketCalls, type SocketCalls } from '../sys/socket.js';
+import { F_SETFL, O_CLOEXEC, O_NONBLOCK, socketCalls, type SocketCalls } from '../sys/socket.js';
 import { SysError } from '../sys/libc.js';
 
 export interface Handler {

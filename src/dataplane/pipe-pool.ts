@@ -3,7 +3,8 @@
  * none, so 10,000 idle connections cost 20,000 socket fds and no pipes. Pipes nobody asked for during
  * a second are closed, so a quiet relay is back to its baseline of fds.
  */
-import { F_SETPIPE_SZ, O_CLOEXEC, O_NONBLOCK } from '../sys/relay-io.js';
+import { F_SETPIPE_SZ } from '../sys/relay-io.js';
+import { O_CLOEXEC, O_NONBLOCK } from '../sys/socket.js';
 import { SysError } from '../sys/libc.js';
 import type { Loop } from './loop.js';
 
@@ -31,11 +32,11 @@ export class PipePool {
     this.takenSinceCheck = true;
     const pipe = this.idle.pop();
     if (pipe) return pipe;
-    const { io } = this.loop;
+    const { io, sock } = this.loop;
     if (io.pipe2(this.fds, O_NONBLOCK | O_CLOEXEC) === -1) throw new SysError('pipe2', io.errno());
     const [r, w] = this.fds;
     // Refused past the user's pipe-buffer quota: the default size still works, only slower.
-    const size = io.fcntl(w, F_SETPIPE_SZ, PIPE_SIZE);
+    const size = sock.fcntl(w, F_SETPIPE_SZ, PIPE_SIZE);
     return { r, w, size: size > 0 ? size : 65536 };
   }
 
@@ -48,8 +49,8 @@ export class PipePool {
 
   /** Close a pipe that may still hold bytes (its connection was aborted). */
   destroy(pipe: Pipe): void {
-    this.loop.io.close(pipe.r);
-    this.loop.io.close(pipe.w);
+    this.loop.sock.close(pipe.r);
+    this.loop.sock.close(pipe.w);
   }
 
   private scheduleCheck(): void {

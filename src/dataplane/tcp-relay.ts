@@ -42,6 +42,8 @@ const WATCH = EPOLLIN | EPOLLOUT | EPOLLET;
 /** After EMFILE the listener rests, instead of spinning on a connection it cannot accept. */
 const FD_EXHAUSTED_PAUSE_MS = 100;
 const SPLICE_FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+/** An int option value of 1, for setsockopt. */
+const INT_ONE = Buffer.from([1, 0, 0, 0]);
 
 /** A published TCP port, as seen by one worker (every worker accepts on the same listening socket). */
 export class TcpForward {
@@ -158,10 +160,8 @@ class TcpConnection {
     const family = addr.readUInt16LE(0);
     if (family !== this.forward.targetFamily || isLoopbackSockaddr(addr)) return;
     const { sock } = this.forward.loop;
-    const on = Buffer.alloc(4);
-    on.writeInt32LE(1);
     const [level, name, len] = family === AF_INET ? [SOL_IP, IP_TRANSPARENT, 16] : [SOL_IPV6, IPV6_TRANSPARENT, 28];
-    if (sock.setsockopt(this.up, level, name, on, 4) === 0) sock.bind(this.up, addr, len);
+    if (sock.setsockopt(this.up, level, name, INT_ONE, 4) === 0) sock.bind(this.up, addr, len);
   }
 
   private open(): void {

@@ -4,8 +4,8 @@
  * namespace, so the server there sees distinct peers; a flow's replies go back to its own client.
  * A flow ends after 90 s without traffic either way (RootlessKit's figure).
  */
-import { EPOLLIN, MSG_DONTWAIT, nativeBlock, type NativeBlock } from '../sys/relay-io.js';
-import { encodeSockaddr, growReceiveBuffer, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, AF_INET, AF_INET6 } from '../sys/socket.js';
+import { EPOLLIN, nativeBlock, type NativeBlock } from '../sys/relay-io.js';
+import { encodeSockaddr, growReceiveBuffer, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, AF_INET, AF_INET6 } from '../sys/socket.js';
 import type { Target } from './commands.js';
 import type { Loop } from './loop.js';
 

@@ -1,7 +1,7 @@
 /** execvp(3): Node has no exec that keeps the process (and with it a seccomp filter installed on its thread). */
 import { native, SysError } from './libc.js';
+import { F_SETFD, socketCalls } from './socket.js';
 
-const F_SETFD = 2;
 const SIG_SETMASK = 2;
 const SIGKILL = 9;
 const SIGSTOP = 19;
@@ -16,13 +16,13 @@ const SIGSET_SIZE = 128;
  */
 export function execvp(argv: readonly string[]): never {
   const n = native();
-  if (!n) throw new Error('exec needs native calls (koffi), which are unavailable here');
+  const sock = socketCalls();
+  if (!n || !sock) throw new Error('exec needs native calls (koffi), which are unavailable here');
   const { koffi, lib } = n;
   const signal = lib.func('void *signal(int, void *)');
   const sigprocmask = lib.func('int sigprocmask(int, void *, void *)');
   const call = lib.func('int execvp(const char *, const char **)');
-  const fcntl = lib.func('int fcntl(int, int, int)');
-  for (const fd of [0, 1, 2]) fcntl(fd, F_SETFD, 0);
+  for (const fd of [0, 1, 2]) sock.fcntl(fd, F_SETFD, 0);
   for (let sig = 1; sig <= LAST_STANDARD_SIGNAL; sig++) if (sig !== SIGKILL && sig !== SIGSTOP) signal(sig, null);
   sigprocmask(SIG_SETMASK, Buffer.alloc(SIGSET_SIZE), null);
   call(argv[0]!, [...argv, null]);

@@ -2,12 +2,10 @@
  * Passing file descriptors between processes over a UNIX socket (SCM_RIGHTS), with a small payload that
  * says what they are. Used for fds Node's IPC cannot carry (raw sockets, seccomp listeners).
  */
-import { check, SysError } from './libc.js';
-import { socketCalls, type SocketCalls } from './socket.js';
-import { native } from './libc.js';
+import { check, perThread, SysError } from './libc.js';
+import { MSG_DONTWAIT, socketCalls, type SocketCalls } from './socket.js';
 
 const SCM_RIGHTS = 1;
-const MSG_DONTWAIT = 0x40;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 /** sizeof(struct cmsghdr) on 64-bit Linux: len (size_t), level (int), type (int). */
 const CMSG_HEADER = 16;
@@ -19,30 +17,28 @@ interface MsgCalls {
   recvmsg(fd: number, msg: object, flags: number): number;
 }
 
-let msgCalls: MsgCalls | undefined;
+const msgCalls = perThread<MsgCalls>(({ koffi, lib }) => {
+  const iovec = koffi.struct('nsgate_iovec', { base: 'void *', len: 'size_t' });
+  const msghdr = koffi.struct('nsgate_msghdr', {
+    name: 'void *',
+    namelen: 'uint32_t',
+    iov: koffi.pointer(iovec),
+    iovlen: 'size_t',
+    control: 'void *',
+    controllen: 'size_t',
+    flags: 'int',
+  });
+  return {
+    sendmsg: lib.func('sendmsg', 'intptr_t', ['int', koffi.pointer(msghdr), 'int']),
+    recvmsg: lib.func('recvmsg', 'intptr_t', ['int', koffi.inout(koffi.pointer(msghdr)), 'int']),
+  };
+});
 
 function calls(): { sock: SocketCalls; msg: MsgCalls } {
   const sock = socketCalls();
-  const n = native();
-  if (!sock || !n) throw new Error('passing file descriptors needs native calls (koffi), which are unavailable here');
-  if (!msgCalls) {
-    const { koffi, lib } = n;
-    const iovec = koffi.struct('nsgate_iovec', { base: 'void *', len: 'size_t' });
-    const msghdr = koffi.struct('nsgate_msghdr', {
-      name: 'void *',
-      namelen: 'uint32_t',
-      iov: koffi.pointer(iovec),
-      iovlen: 'size_t',
-      control: 'void *',
-      controllen: 'size_t',
-      flags: 'int',
-    });
-    msgCalls = {
-      sendmsg: lib.func('sendmsg', 'intptr_t', ['int', koffi.pointer(msghdr), 'int']),
-      recvmsg: lib.func('recvmsg', 'intptr_t', ['int', koffi.inout(koffi.pointer(msghdr)), 'int']),
-    };
-  }
-  return { sock, msg: msgCalls };
+  const msg = msgCalls();
+  if (!sock || !msg) throw new Error('passing file descriptors needs native calls (koffi), which are unavailable here');
+  return { sock, msg };
 }
 
 /** Send `payload` with `fds` attached on the UNIX socket `via` (blocking; a SEQPACKET socket keeps it one message). */

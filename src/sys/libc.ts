@@ -39,6 +39,21 @@ export function native(): Loaded | null {
   return load();
 }
 
+/**
+ * Functions declared through `declare` on first use, once per thread (koffi is per thread), or null
+ * without native calls. Every module of src/sys gets its calls this way.
+ */
+export function perThread<T>(declare: (n: Loaded) => T): () => T | null {
+  let calls: T | null | undefined;
+  return () => {
+    if (calls === undefined) {
+      const n = native();
+      calls = n ? declare(n) : null;
+    }
+    return calls;
+  };
+}
+
 /** Why `native()` returned null, for the one warning the fallback prints. */
 export function nativeUnavailableReason(): string | undefined {
   load();

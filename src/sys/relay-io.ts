@@ -1,12 +1,11 @@
 /**
  * The calls of the native relay: pipes and splice(2), epoll, eventfd, recvmmsg/sendmmsg, and the fd limit.
- * Like src/sys/socket.ts they return what libc returns; the relay reads errno itself on -1.
+ * Like src/sys/socket.ts (which has close and fcntl) they return what libc returns; the relay reads errno
+ * itself on -1.
  * Batch calls take raw addresses (numbers) of memory from `nativeBlock`, so a batch can start mid-array.
  */
-import { check, native, type KoffiModule } from './libc.js';
+import { check, native, perThread, type KoffiModule } from './libc.js';
 
-export const O_NONBLOCK = 0o4000;
-export const O_CLOEXEC = 0o2000000;
 export const SPLICE_F_MOVE = 1;
 export const SPLICE_F_NONBLOCK = 2;
 export const SPLICE_F_MORE = 4;
@@ -22,13 +21,11 @@ export const EPOLLEXCLUSIVE = 1 << 28;
 export const EPOLLET = 1 << 31;
 /** struct epoll_event is packed on x86_64: u32 events, u64 data. */
 export const EPOLL_EVENT_SIZE = 12;
-export const MSG_DONTWAIT = 0x40;
 
 export interface RelayCalls {
   readonly koffi: KoffiModule;
   pipe2(fds: [number, number], flags: number): number;
   splice(fdIn: number, offIn: null, fdOut: number, offOut: null, len: number, flags: number): number;
-  fcntl(fd: number, cmd: number, arg: number): number;
   epollCreate1(flags: number): number;
   epollCtl(epfd: number, op: number, fd: number, event: Buffer | null): number;
   epollWait(epfd: number, events: Buffer, max: number, timeoutMs: number): number;
@@ -37,36 +34,24 @@ export interface RelayCalls {
   write(fd: number, buf: Buffer, len: number): number;
   recvmmsg(fd: number, vec: number, vlen: number, flags: number, timeout: null): number;
   sendmmsg(fd: number, vec: number, vlen: number, flags: number): number;
-  close(fd: number): number;
   errno(): number;
 }
 
-let calls: RelayCalls | null | undefined;
-
-/** The relay's calls, or null without native support (declared once per thread). */
-export function relayCalls(): RelayCalls | null {
-  if (calls !== undefined) return calls;
-  const n = native();
-  if (!n) return (calls = null);
-  const { koffi, lib } = n;
-  calls = {
-    koffi,
-    pipe2: lib.func('int pipe2(_Out_ int *fds, int)'),
-    splice: lib.func('intptr_t splice(int, void *, int, void *, size_t, unsigned int)'),
-    fcntl: lib.func('int fcntl(int, int, int)'),
-    epollCreate1: lib.func('int epoll_create1(int)'),
-    epollCtl: lib.func('int epoll_ctl(int, int, int, void *)'),
-    epollWait: lib.func('int epoll_wait(int, void *, int, int)'),
-    eventfd: lib.func('int eventfd(unsigned int, int)'),
-    read: lib.func('intptr_t read(int, void *, size_t)'),
-    write: lib.func('intptr_t write(int, void *, size_t)'),
-    recvmmsg: lib.func('int recvmmsg(int, uintptr_t, unsigned int, int, void *)'),
-    sendmmsg: lib.func('int sendmmsg(int, uintptr_t, unsigned int, int)'),
-    close: lib.func('int close(int)'),
-    errno: () => koffi.errno(),
-  };
-  return calls;
-}
+/** The relay's calls, or null without native support. */
+export const relayCalls = perThread<RelayCalls>(({ koffi, lib }) => ({
+  koffi,
+  pipe2: lib.func('int pipe2(_Out_ int *fds, int)'),
+  splice: lib.func('intptr_t splice(int, void *, int, void *, size_t, unsigned int)'),
+  epollCreate1: lib.func('int epoll_create1(int)'),
+  epollCtl: lib.func('int epoll_ctl(int, int, int, void *)'),
+  epollWait: lib.func('int epoll_wait(int, void *, int, int)'),
+  eventfd: lib.func('int eventfd(unsigned int, int)'),
+  read: lib.func('intptr_t read(int, void *, size_t)'),
+  write: lib.func('intptr_t write(int, void *, size_t)'),
+  recvmmsg: lib.func('int recvmmsg(int, uintptr_t, unsigned int, int, void *)'),
+  sendmmsg: lib.func('int sendmmsg(int, uintptr_t, unsigned int, int)'),
+  errno: () => koffi.errno(),
+}));
 
 /** Native memory that stays put (batch headers point into it): a Buffer view and its address. */
 export interface NativeBlock {

@@ -4,7 +4,7 @@
  * Struct layouts are the kernel's (include/uapi/linux/seccomp.h), 64-bit.
  */
 import { release } from 'node:os';
-import { check, native, SysError, type KoffiModule, type Library } from './libc.js';
+import { check, native, perThread, SysError, type KoffiModule, type Library } from './libc.js';
 
 /** Per-architecture numbers the filter and the calls need (syscall numbers are not in libc's headers here). */
 interface Arch {
@@ -70,16 +70,12 @@ interface Calls {
   syscall3(nr: number, a: number, b: number, c: number): number;
 }
 
-let calls: Calls | undefined;
-
-function seccompCalls(): Calls {
-  if (calls) return calls;
-  const n = native();
+/** Null where native calls are missing or the architecture is not one the filter knows. */
+const declared = perThread<Calls | null>(({ koffi, lib }) => {
   const arch = ARCHES[process.arch];
-  if (!n || !arch) throw new Error(`seccomp user notification is unavailable: ${userNotificationUnsupported()}`);
-  const { koffi, lib } = n;
+  if (!arch) return null;
   const fprog = koffi.struct('nsgate_sock_fprog', { len: 'uint16_t', filter: 'void *' });
-  calls = {
+  return {
     koffi,
     arch,
     prctl: lib.func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)'),
@@ -88,7 +84,12 @@ function seccompCalls(): Calls {
     syscall3: declare(lib, 'syscall', 'long', ['long', 'long', 'long', 'long']),
     ioctl: declare(lib, 'ioctl', 'int', ['int', 'unsigned long', 'void *']),
   };
-  return calls;
+});
+
+function seccompCalls(): Calls {
+  const c = declared();
+  if (!c) throw new Error(`seccomp user notification is unavailable: ${userNotificationUnsupported()}`);
+  return c;
 }
 
 function declare(lib: Library, name: string, result: string, params: unknown[]) {

@@ -4,7 +4,7 @@
  * on EAGAIN; `check()` turns a result into a SysError where failing is exceptional.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { check, native, type KoffiModule } from './libc.js';
+import { check, perThread, type KoffiModule } from './libc.js';
 
 export const AF_UNIX = 1;
 export const AF_INET = 2;
@@ -36,6 +36,8 @@ export const F_GETFL = 3;
 export const F_SETFL = 4;
 export const FD_CLOEXEC = 1;
 export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+export const MSG_DONTWAIT = 0x40;
 
 export interface SocketCalls {
   readonly koffi: KoffiModule;
@@ -54,32 +56,23 @@ export interface SocketCalls {
   errno(): number;
 }
 
-let calls: SocketCalls | null | undefined;
-
-/** The socket calls, or null without native support. Declared once per thread (koffi is per thread). */
-export function socketCalls(): SocketCalls | null {
-  if (calls !== undefined) return calls;
-  const n = native();
-  if (!n) return (calls = null);
-  const { koffi, lib } = n;
-  calls = {
-    koffi,
-    socket: lib.func('int socket(int, int, int)'),
-    socketpair: lib.func('int socketpair(int, int, int, _Out_ int *fds)'),
-    bind: lib.func('int bind(int, void *, uint32_t)'),
-    listen: lib.func('int listen(int, int)'),
-    accept4: lib.func('int accept4(int, void *, void *, int)'),
-    connect: lib.func('int connect(int, void *, uint32_t)'),
-    getsockname: lib.func('int getsockname(int, void *, void *)'),
-    setsockopt: lib.func('int setsockopt(int, int, int, void *, uint32_t)'),
-    getsockopt: lib.func('int getsockopt(int, int, int, void *, void *)'),
-    shutdown: lib.func('int shutdown(int, int)'),
-    close: lib.func('int close(int)'),
-    fcntl: lib.func('int fcntl(int, int, int)'),
-    errno: () => koffi.errno(),
-  };
-  return calls;
-}
+/** The socket calls (with close and fcntl, for any fd), or null without native support. */
+export const socketCalls = perThread<SocketCalls>(({ koffi, lib }) => ({
+  koffi,
+  socket: lib.func('int socket(int, int, int)'),
+  socketpair: lib.func('int socketpair(int, int, int, _Out_ int *fds)'),
+  bind: lib.func('int bind(int, void *, uint32_t)'),
+  listen: lib.func('int listen(int, int)'),
+  accept4: lib.func('int accept4(int, void *, void *, int)'),
+  connect: lib.func('int connect(int, void *, uint32_t)'),
+  getsockname: lib.func('int getsockname(int, void *, void *)'),
+  setsockopt: lib.func('int setsockopt(int, int, int, void *, uint32_t)'),
+  getsockopt: lib.func('int getsockopt(int, int, int, void *, void *)'),
+  shutdown: lib.func('int shutdown(int, int)'),
+  close: lib.func('int close(int)'),
+  fcntl: lib.func('int fcntl(int, int, int)'),
+  errno: () => koffi.errno(),
+}));
 
 /** A sockaddr_in / sockaddr_in6 for ip:port. Unbracketed IPv6, no zone. */
 export function encodeSockaddr(ip: string, port: number): Buffer {

@@ -21,13 +21,12 @@ import {
   receiveNotification,
   type Notification,
 } from '../../../sys/seccomp.js';
-import { AF_INET, AF_INET6, decodeSockaddr, socketCalls } from '../../../sys/socket.js';
+import { AF_INET, AF_INET6, decodeSockaddr, O_CLOEXEC, socketCalls } from '../../../sys/socket.js';
 import { listenError } from '../../listen.js';
 import { inspectAppSocket, openHostSocket, type AppSocket } from './host-socket.js';
 import type { Bound, FromSupervisor, SupervisorData, ToSupervisor } from './messages.js';
 import { matchBind, type HostBind, type Published } from './rules.js';
 
-const O_CLOEXEC = 0o2000000;
 const AF_UNSPEC = 0;
 const EPERM = 1;
 const EIO = 5;
