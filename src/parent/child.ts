@@ -38,12 +38,16 @@ export function unshareArgs(o: Pick<LaunchOptions, 'net' | 'detachNetns' | 'prop
 export class Child extends SocketRequests {
   /** Settles with COMMAND's exit status, or the child's own if it dies before reporting one. */
   readonly exited: Promise<number>;
+  /** Settles once node runs in the child and listens on the IPC channel. */
+  private readonly hello: Promise<void>;
   private reported: number | undefined;
   private failure: string | undefined;
   private waiters: Array<{ t: ChildMessage['t']; resolve(): void; reject(err: Error): void }> = [];
 
   private constructor(private readonly child: ChildProcess, readonly pid: number, fdChannel: number | null) {
     super(child, fdChannel);
+    this.hello = new Promise((resolve, reject) => this.waiters.push({ t: 'hello', resolve, reject }));
+    this.hello.catch(() => {}); // Also reported by whichever step awaits it.
     child.on('message', (msg: ChildMessage) => this.onMessage(msg));
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -57,7 +61,8 @@ export class Child extends SocketRequests {
   /**
    * Start the child in its namespaces. `unshare` runs a tiny shell gate that says it is there, waits for
    * `mapIds` to write its id maps, and only then execs node: a program exec'd as uid 0 of the namespace
-   * gets full capabilities there, one exec'd before its maps exist gets none.
+   * gets full capabilities there, one exec'd before its maps exist gets none. Resolves once the maps are
+   * written: the namespaces exist, so a network helper may join them while node starts in the child.
    */
   static start(options: LaunchOptions, mapIds: (pid: number) => Promise<void>, bypass?: FdChannel): Promise<Child> {
     const gateScript = GATE + (reaps(options) ? REAP_CHILD : EXEC_CHILD);
@@ -72,35 +77,34 @@ export class Child extends SocketRequests {
     channel?.closeChildEnd();
     const gate = proc.stdio[4] as Duplex;
     return new Promise((resolve, reject) => {
-      proc.once('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'ENOENT' ? new UserError('unshare not found: install the Debian package "util-linux"') : err),
-      );
-      proc.once('exit', (code, signal) =>
+      const failed = (err: NodeJS.ErrnoException) =>
+        reject(err.code === 'ENOENT' ? new UserError('unshare not found: install the Debian package "util-linux"') : err);
+      const ended = (code: number | null, signal: NodeJS.Signals | null) =>
         reject(
           new UserError(
             `the child process ended before it was ready (${signal ?? `exit code ${code}`}): if unshare said it cannot create the namespaces, are unprivileged user namespaces enabled? (sysctl user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns)`,
           ),
-        ),
-      );
+        );
+      proc.once('error', failed).once('exit', ended);
       gate.once('data', () =>
         mapIds(proc.pid!).then(
-          () => gate.end('\n'),
+          () => {
+            proc.off('error', failed).off('exit', ended);
+            resolve(new Child(proc, options.pidns ? forkedPid(proc.pid!) : proc.pid!, relay?.parentEnd ?? null));
+            gate.end('\n');
+          },
           (err: unknown) => {
             proc.kill('SIGKILL');
             reject(err);
           },
         ),
       );
-      proc.once('message', (msg: ChildMessage) => {
-        proc.removeAllListeners('exit');
-        proc.removeAllListeners('error');
-        if (msg.t !== 'hello') return reject(new Error(`unexpected first message from the child: ${msg.t}`));
-        resolve(new Child(proc, options.pidns ? forkedPid(proc.pid!) : proc.pid!, relay?.parentEnd ?? null));
-      });
     });
   }
 
-  setup(setup: ChildSetup): Promise<void> {
+  /** Prepare the namespaces, as soon as node runs in the child. */
+  async setup(setup: ChildSetup): Promise<void> {
+    await this.hello;
     return this.ask({ t: 'setup', setup }, 'ready');
   }
 

@@ -1,12 +1,9 @@
 import { writeFileSync } from 'node:fs';
-import { startApiServer } from '../api/server.js';
 import { API_VERSION, type ApiInfo } from '../api/types.js';
 import { networkDriver } from '../network/driver.js';
 import { namespacePaths } from '../network/namespace-paths.js';
 import { PUBLISHING_PORT_DRIVERS, type LaunchOptions } from '../options.js';
-import { PortManager } from '../port/manager.js';
-import { createPortDriver, networkArgsFor } from '../port/drivers/index.js';
-import { closeBypassChannel, openBypassChannel } from '../port/drivers/bypass/parent.js';
+import { networkArgsFor } from '../port/drivers/implicit.js';
 import { formatPortSpec } from '../port/spec.js';
 import { orList } from '../text.js';
 import { VERSION } from '../version.js';
@@ -72,9 +69,14 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     cleanup.push(() => state.remove());
     log.debug(`state dir ${state.path}`);
 
-    const bypass = options.portDriver === 'bypass' ? openBypassChannel() : undefined;
-    if (bypass) cleanup.push(() => closeBypassChannel(bypass));
-    child = await step(Child.start(options, idMapWriter(options.subidSource, log.warn), bypass));
+    const bypassDriver = options.portDriver === 'bypass' ? await import('../port/drivers/bypass/parent.js') : undefined;
+    const bypass = bypassDriver?.openBypassChannel();
+    if (bypass) cleanup.push(() => bypassDriver!.closeBypassChannel(bypass));
+    const mapIds = idMapWriter(options.subidSource, log.warn);
+    const starting = Child.start(options, mapIds, bypass);
+    // What is needed only once the child runs loads meanwhile (node starting in the child takes longer).
+    const services = Promise.all([import('../api/server.js'), import('../port/manager.js'), import('../port/drivers/index.js')]);
+    child = await step(starting);
     const running = child;
     cleanup.push(() => running.stop());
     log.debug(`child ${child.pid} is in its namespaces, with its id maps`);
@@ -93,13 +95,14 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     const where = { childPid: child.pid, ...(detached ? { detachedNetns: detached } : {}) };
     const netDriver = networkDriver(options.net, networkArgsFor(options));
     // Registered as soon as it runs, so that a failing child setup still stops it.
-    const starting = netDriver?.start({ ...where, stateDir: state.path, options, debug: log.debug }).then((helper) => {
+    const helper = netDriver?.start({ ...where, stateDir: state.path, options, debug: log.debug }).then((helper) => {
       cleanup.push(() => helper.stop());
       return helper;
     });
-    const [network] = await step(Promise.all([starting, setup]));
+    const [network] = await step(Promise.all([helper, setup]));
     log.debug('namespaces set up, network ready');
 
+    const [{ startApiServer }, { PortManager }, { createPortDriver }] = await step(services);
     let inside: SocketRequests = running;
     if (detached && options.portDriver === 'builtin') {
       const dialer = await step(Dialer.start(namespacePaths(where)));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UserError } from '../../src/errors.js';
 import type { LaunchOptions } from '../../src/options.js';
-import { networkArgsFor } from '../../src/port/drivers/index.js';
+import { networkArgsFor } from '../../src/port/drivers/implicit.js';
 import { hostFwd } from '../../src/port/drivers/slirp4netns.js';
 import { socatArgv } from '../../src/port/drivers/socat-argv.js';
 import type { PortSpec } from '../../src/port/types.js';

@@ -3,6 +3,7 @@
  * namespace, so there is nothing to add or remove; this driver only answers `info` and refuses adds.
  */
 import { UserError } from '../../errors.js';
+import type { LaunchOptions } from '../../options.js';
 import type { PortDriver, PortDriverInfo } from '../types.js';
 
 /** Why ports are not published one by one with this driver. */
@@ -14,7 +15,12 @@ export const IMPLICIT_PORTS =
  * TCP ports only while it also mirrors the host's bound ports into the namespace's loopback (verified: with
  * `--tcp-ns none` a server started after pasta is never forwarded). RootlessKit leaves all four at pasta's default, auto.
  */
-export const IMPLICIT_PASTA_ARGS = ['--tcp-ports', 'auto', '--udp-ports', 'auto', '--tcp-ns', 'auto'];
+const IMPLICIT_PASTA_ARGS = ['--tcp-ports', 'auto', '--udp-ports', 'auto', '--tcp-ns', 'auto'];
+
+/** Extra arguments a port driver needs its network helper started with: only this one has any. */
+export function networkArgsFor(options: Pick<LaunchOptions, 'portDriver'>): string[] {
+  return options.portDriver === 'implicit' ? [...IMPLICIT_PASTA_ARGS] : [];
+}
 
 export class ImplicitDriver implements PortDriver {
   info(): PortDriverInfo {

@@ -5,7 +5,7 @@ import type { Log } from '../../parent/log.js';
 import type { PortDriver } from '../types.js';
 import { BuiltinDriver, type Inside } from './builtin/parent.js';
 import { BypassDriver, type BypassContext } from './bypass/parent.js';
-import { IMPLICIT_PASTA_ARGS, ImplicitDriver } from './implicit.js';
+import { ImplicitDriver } from './implicit.js';
 import { Slirp4netnsDriver } from './slirp4netns.js';
 import type { NamespacePaths } from './socat-argv.js';
 import { SocatDriver } from './socat.js';
@@ -21,11 +21,6 @@ export interface PortDriverContext {
   namespaces: NamespacePaths;
   stateDir: string;
   log: Log;
-}
-
-/** Extra arguments a port driver needs its network helper started with. */
-export function networkArgsFor(options: LaunchOptions): string[] {
-  return options.portDriver === 'implicit' ? [...IMPLICIT_PASTA_ARGS] : [];
 }
 
 /** The parent half of `--port-driver`, or null for `none`. */
