@@ -50,9 +50,7 @@ export type ParentMessage =
    * message, with `id` as payload. The native relay accepts there and connects to `target`.
    */
   | { t: 'forward'; id: number; proto: 'tcp' | 'udp'; target: Target; sourceIp: boolean }
-  | { t: 'unforward'; id: number }
-  /** Ports are about to be published with source-IP propagation: set up its routing now. */
-  | { t: 'source-ip' };
+  | { t: 'unforward'; id: number };
 
 export type ChildMessage =
   /** The child is in its namespaces and waits for its id maps. */

@@ -2,11 +2,13 @@ import { execFile } from 'node:child_process';
 import { lstat, mkdir, readdir, stat, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { bindMount } from '../sys/mount.js';
+import { linkUpMessage, LOOPBACK_INDEX, rtnetlink } from '../sys/rtnetlink.js';
 import type { ChildSetup } from './protocol.js';
 
 const execFileAsync = promisify(execFile);
 
-/** Privileged steps run as the standard tools, whose messages users know. */
+/** Privileged steps without a native call here run as the standard tools, whose messages users know. */
 async function privileged(cmd: string, ...args: string[]): Promise<void> {
   try {
     await execFileAsync(cmd, args);
@@ -21,7 +23,7 @@ export async function prepareNamespaces(setup: ChildSetup): Promise<void> {
     await writeFile(setup.detachedNetns, '', { mode: 0o600 });
     await privileged('unshare', `--net=${setup.detachedNetns}`, 'true');
     await privileged('nsenter', `--net=${setup.detachedNetns}`, 'ip', 'link', 'set', 'lo', 'up');
-  } else if (setup.loopback) {
+  } else if (setup.loopback && !rtnetlink([{ what: 'ip link set lo up', build: (seq) => linkUpMessage(LOOPBACK_INDEX, seq) }])) {
     await privileged('ip', 'link', 'set', 'lo', 'up');
   }
   if (setup.copyUp.length > 0) {
@@ -65,5 +67,5 @@ export async function writeResolvConf(dns: string, copyUp: string[], scratchFile
   }
   await writeFile(scratchFile, text, { mode: 0o644 });
   const target = await lstat('/etc/resolv.conf').then(() => '/etc/resolv.conf', () => null);
-  if (target) await privileged('mount', '--bind', scratchFile, target);
+  if (target && !bindMount(scratchFile, target)) await privileged('mount', '--bind', scratchFile, target);
 }

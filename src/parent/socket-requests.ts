@@ -95,11 +95,6 @@ export class SocketRequests {
     }
   }
 
-  /** Ports with source-IP propagation are coming: the process inside sets up its routing meanwhile. */
-  prepareSourceIp(): void {
-    if (this.proc.connected) this.proc.send({ t: 'source-ip' } satisfies ParentMessage);
-  }
-
   private request(make: (id: number) => ParentMessage, expect: 'handle' | 'none' = 'handle', reuseId?: number): Promise<Handle | undefined> {
     const id = reuseId ?? this.nextId++;
     return new Promise((resolve, reject) => {

@@ -7,13 +7,12 @@
 import { createSocket, Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import type { ChildMessage, ParentMessage } from '../../../child/protocol.js';
-import { answerForwardRequest, prepareSourceIp } from './relay-agent.js';
+import { answerForwardRequest } from './relay-agent.js';
 
 export function answerPortRequest(msg: ParentMessage): void {
   if (msg.t === 'dial') return dial(msg.id, msg.host, msg.port);
   if (msg.t === 'udp') return openUdp(msg.id, msg.family);
   if (msg.t === 'forward' || msg.t === 'unforward') void answerForwardRequest(msg).then((answer) => send(answer));
-  if (msg.t === 'source-ip') prepareSourceIp();
 }
 
 /**

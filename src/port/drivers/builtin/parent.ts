@@ -11,7 +11,7 @@ import { openUdpForward } from './udp.js';
 
 const PROTOS: Proto[] = ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6'];
 
-export type Inside = Pick<SocketRequests, 'dial' | 'udpSocket' | 'forward' | 'unforward' | 'relaysNatively' | 'prepareSourceIp'>;
+export type Inside = Pick<SocketRequests, 'dial' | 'udpSocket' | 'forward' | 'unforward' | 'relaysNatively'>;
 
 /**
  * The parent half of the builtin driver: host sockets for published ports. Normally each one is handed to
@@ -21,7 +21,6 @@ export type Inside = Pick<SocketRequests, 'dial' | 'udpSocket' | 'forward' | 'un
 export class BuiltinDriver implements PortDriver {
   constructor(private readonly inside: Inside, private readonly sourceIp: boolean, log: Log) {
     if (!inside.relaysNatively) log.warn(`native relay unavailable (${nativeUnavailableReason() ?? 'no fd channel'}): the builtin driver relays in JavaScript, slower`);
-    else if (sourceIp) inside.prepareSourceIp();
   }
 
   info(): PortDriverInfo {

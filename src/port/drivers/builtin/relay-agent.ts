@@ -1,12 +1,12 @@
 /**
  * The builtin driver's native half inside the namespace: takes a published port's host socket from the fd
  * channel and gives it to the relay engine, which accepts there and connects inside. Source-IP
- * propagation needs policy routing in the namespace, set up once, when the parent's driver says it will be used.
+ * propagation needs policy routing in the namespace, set up with the first port that uses it.
  */
-import { execFile } from 'node:child_process';
 import { RelayEngine } from '../../../dataplane/engine.js';
 import { FD_CHANNEL_ENV, type ChildMessage, type ParentMessage } from '../../../child/protocol.js';
 import { receiveFds } from '../../../sys/fd-passing.js';
+import { localDefaultRouteMessage, LOOPBACK_INDEX, rtnetlink, ruleMessage } from '../../../sys/rtnetlink.js';
 import { FD_CLOEXEC, F_SETFD, socketCalls } from '../../../sys/socket.js';
 
 /**
@@ -16,16 +16,19 @@ import { FD_CLOEXEC, F_SETFD, socketCalls } from '../../../sys/socket.js';
 const SOURCE_IP_TABLE = 27003;
 /**
  * Replies from the server (sent from loopback to the client's real address) are delivered locally, to
- * the relay's transparent socket, instead of being routed out of the namespace. One `ip -batch` per family.
+ * the relay's transparent socket, instead of being routed out of the namespace: per family,
+ * `ip rule add from LOOPBACK lookup 27003` and `ip route add local default dev lo table 27003`.
  */
-const SOURCE_IP_ROUTING: Record<'-4' | '-6', string> = {
-  '-4': `rule add from 127.0.0.0/8 lookup ${SOURCE_IP_TABLE}\nroute add local default dev lo table ${SOURCE_IP_TABLE}\n`,
-  '-6': `rule add from ::1 lookup ${SOURCE_IP_TABLE}\nroute add local default dev lo table ${SOURCE_IP_TABLE}\n`,
-};
+const SOURCE_IP_ROUTING = [
+  { what: 'ip rule add from 127.0.0.0/8', build: (seq: number) => ruleMessage('127.0.0.0', 8, SOURCE_IP_TABLE, seq) },
+  { what: 'ip -4 route add local default', build: (seq: number) => localDefaultRouteMessage(4, LOOPBACK_INDEX, SOURCE_IP_TABLE, seq) },
+  { what: 'ip rule add from ::1', build: (seq: number) => ruleMessage('::1', 128, SOURCE_IP_TABLE, seq) },
+  { what: 'ip -6 route add local default', build: (seq: number) => localDefaultRouteMessage(6, LOOPBACK_INDEX, SOURCE_IP_TABLE, seq) },
+];
 
 const channel = Number(process.env[FD_CHANNEL_ENV]);
 let engine: Promise<RelayEngine> | undefined;
-let sourceIpRouting: Promise<boolean> | undefined;
+let sourceIpRouting: boolean | undefined;
 /** Each forward's host socket, and its hand-over to the relay's workers. */
 const forwards = new Map<number, { fd: number; added: Promise<void> }>();
 let engineRunning = false;
@@ -41,14 +44,6 @@ export function prepareRelay(): void {
   engine = RelayEngine.start();
   // A failure reaches every forward through this same promise.
   engine.then(() => (engineRunning = true), () => {});
-}
-
-/**
- * The parent's port driver is about to publish: with source-IP propagation asked for, set up its routing
- * now, while the parent starts its API server, rather than on the first port.
- */
-export function prepareSourceIp(): void {
-  void routeRepliesLocally();
 }
 
 export async function answerForwardRequest(msg: Extract<ParentMessage, { t: 'forward' | 'unforward' }>): Promise<ChildMessage> {
@@ -71,7 +66,7 @@ async function forward(msg: Extract<ParentMessage, { t: 'forward' }>): Promise<v
   }
   const relay = engine;
   const added = (async () => {
-    const sourceIp = msg.proto === 'tcp' && msg.sourceIp && (await routeRepliesLocally());
+    const sourceIp = msg.proto === 'tcp' && msg.sourceIp && routeRepliesLocally();
     if (msg.proto === 'tcp') await (await relay).addTcp(msg.id, fd, msg.target, sourceIp);
     else await (await relay).addUdp(msg.id, fd, msg.target);
   })();
@@ -103,20 +98,15 @@ async function unforward(id: number): Promise<void> {
 }
 
 /** Set up the source-IP routing once; false (with one warning) where the namespace refuses it. */
-function routeRepliesLocally(): Promise<boolean> {
-  sourceIpRouting ??= Promise.all(Object.entries(SOURCE_IP_ROUTING).map(([family, batch]) => ipBatch(family, batch))).then(
-    () => true,
-    (err: Error) => {
-      console.error(`nsgate: warning: source IP propagation is off: cannot set up routing in the namespace (${err.message}); servers see 127.0.0.1`);
-      return false;
-    },
-  );
+function routeRepliesLocally(): boolean {
+  if (sourceIpRouting === undefined) {
+    try {
+      // The relay runs only with native calls, so rtnetlink has them too.
+      sourceIpRouting = rtnetlink(SOURCE_IP_ROUTING);
+    } catch (err) {
+      console.error(`nsgate: warning: source IP propagation is off: cannot set up routing in the namespace (${(err as Error).message}); servers see 127.0.0.1`);
+      sourceIpRouting = false;
+    }
+  }
   return sourceIpRouting;
-}
-
-function ipBatch(family: string, batch: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const ip = execFile('ip', [family, '-batch', '-'], (err, _stdout, stderr) => (err ? reject(new Error(stderr.trim() || err.message)) : resolve()));
-    ip.stdin!.end(batch);
-  });
 }

@@ -1,0 +1,147 @@
+/**
+ * The few route-netlink requests the child makes in its own network namespace: bring `lo` up, and the
+ * source-IP routing (a rule and a local route). They are what `ip link set lo up`, `ip rule add` and
+ * `ip route add` send, without starting `ip` three times while nsgate starts.
+ * The message builders are pure (for tests); `rtnetlink()` sends them and reads the kernel's answers.
+ */
+import { isIPv4 } from 'node:net';
+import { SysError, check, perThread, type KoffiModule } from './libc.js';
+import { AF_INET, AF_INET6, encodeSockaddr, SOCK_CLOEXEC } from './socket.js';
+
+const AF_NETLINK = 16;
+const SOCK_RAW = 3;
+const NETLINK_ROUTE = 0;
+
+const NLMSG_ERROR = 2;
+const RTM_NEWLINK = 16;
+const RTM_NEWROUTE = 24;
+const RTM_NEWRULE = 32;
+const NLM_F_REQUEST = 0x1;
+const NLM_F_ACK = 0x4;
+const NLM_F_EXCL = 0x200;
+const NLM_F_CREATE = 0x400;
+const NEW = NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL | NLM_F_CREATE;
+
+const HEADER_SIZE = 16;
+const IFF_UP = 0x1;
+/** A new network namespace's loopback is always interface 1. */
+export const LOOPBACK_INDEX = 1;
+const FR_ACT_TO_TBL = 1;
+const RTN_LOCAL = 2;
+const RTPROT_BOOT = 3;
+const RT_SCOPE_HOST = 254;
+/** Attribute types: FRA_SRC and RTA_OIF; FRA_TABLE and RTA_TABLE are both 15 (tables over 255 need it). */
+const FRA_SRC = 2;
+const RTA_OIF = 4;
+const TABLE_ATTR = 15;
+
+const align4 = (n: number) => (n + 3) & ~3;
+
+function attribute(type: number, data: Buffer): Buffer {
+  const b = Buffer.alloc(align4(4 + data.length));
+  b.writeUInt16LE(4 + data.length, 0);
+  b.writeUInt16LE(type, 2);
+  data.copy(b, 4);
+  return b;
+}
+
+const u32 = (value: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(value);
+  return b;
+};
+
+function message(type: number, flags: number, seq: number, body: Buffer, attributes: Buffer[] = []): Buffer {
+  const payload = Buffer.concat([body, ...attributes]);
+  const header = Buffer.alloc(HEADER_SIZE);
+  header.writeUInt32LE(HEADER_SIZE + payload.length, 0);
+  header.writeUInt16LE(type, 4);
+  header.writeUInt16LE(flags, 6);
+  header.writeUInt32LE(seq, 8);
+  return Buffer.concat([header, payload]);
+}
+
+/** `ip link set <index> up`: struct ifinfomsg with IFF_UP in both flags and change. */
+export function linkUpMessage(index: number, seq: number): Buffer {
+  const info = Buffer.alloc(16);
+  info.writeInt32LE(index, 4);
+  info.writeUInt32LE(IFF_UP, 8);
+  info.writeUInt32LE(IFF_UP, 12);
+  return message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq, info);
+}
+
+/** The raw bytes of an IP address, and its family. */
+function addressBytes(ip: string): { family: number; bytes: Buffer } {
+  const sa = encodeSockaddr(ip, 0);
+  return isIPv4(ip) ? { family: AF_INET, bytes: sa.subarray(4, 8) } : { family: AF_INET6, bytes: sa.subarray(8, 24) };
+}
+
+/** `ip rule add from <ip>/<prefix> lookup <table>`: struct fib_rule_hdr, FRA_SRC, FRA_TABLE. */
+export function ruleMessage(ip: string, prefix: number, table: number, seq: number): Buffer {
+  const { family, bytes } = addressBytes(ip);
+  const hdr = Buffer.alloc(12);
+  hdr.writeUInt8(family, 0);
+  hdr.writeUInt8(prefix, 2);
+  hdr.writeUInt8(FR_ACT_TO_TBL, 7);
+  return message(RTM_NEWRULE, NEW, seq, hdr, [attribute(FRA_SRC, bytes), attribute(TABLE_ATTR, u32(table))]);
+}
+
+/** `ip route add local default dev <index> table <table>` for `family`: struct rtmsg, RTA_TABLE, RTA_OIF. */
+export function localDefaultRouteMessage(family: 4 | 6, index: number, table: number, seq: number): Buffer {
+  const rt = Buffer.alloc(12);
+  rt.writeUInt8(family === 4 ? AF_INET : AF_INET6, 0);
+  rt.writeUInt8(RTPROT_BOOT, 5);
+  rt.writeUInt8(RT_SCOPE_HOST, 6);
+  rt.writeUInt8(RTN_LOCAL, 7);
+  return message(RTM_NEWROUTE, NEW, seq, rt, [attribute(TABLE_ATTR, u32(table)), attribute(RTA_OIF, u32(index))]);
+}
+
+/** The errno of an NLMSG_ERROR answer to request `seq` (0 is an ACK), or undefined if `answer` is not one. */
+export function answerErrno(answer: Buffer, seq: number): number | undefined {
+  if (answer.length < HEADER_SIZE + 4 || answer.readUInt16LE(4) !== NLMSG_ERROR || answer.readUInt32LE(8) !== seq) return undefined;
+  const error = answer.readInt32LE(HEADER_SIZE);
+  return error === 0 ? 0 : -error;
+}
+
+interface NetlinkCalls {
+  readonly koffi: KoffiModule;
+  socket(domain: number, type: number, protocol: number): number;
+  send(fd: number, buf: Buffer, len: number, flags: number): number;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  close(fd: number): number;
+}
+
+const netlinkCalls = perThread<NetlinkCalls>(({ koffi, lib }) => ({
+  koffi,
+  socket: lib.func('int socket(int, int, int)'),
+  send: lib.func('intptr_t send(int, void *, size_t, int)'),
+  recv: lib.func('intptr_t recv(int, _Out_ void *, size_t, int)'),
+  close: lib.func('int close(int)'),
+}));
+
+/**
+ * Send each request (`what` names it in errors) and wait for its ACK, in order, in the calling thread's
+ * network namespace. Throws a SysError for the first one the kernel refuses; false without native calls.
+ */
+export function rtnetlink(requests: Array<{ what: string; build(seq: number): Buffer }>): boolean {
+  const c = netlinkCalls();
+  if (!c) return false;
+  const fd = check(c.koffi, 'socket(AF_NETLINK)', c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  const answer = Buffer.alloc(8192);
+  try {
+    requests.forEach(({ what, build }, i) => {
+      const msg = build(i + 1);
+      check(c.koffi, what, c.send(fd, msg, msg.length, 0));
+      for (;;) {
+        const n = check(c.koffi, what, c.recv(fd, answer, answer.length, 0));
+        const errno = answerErrno(answer.subarray(0, n), i + 1);
+        if (errno === undefined) continue;
+        if (errno !== 0) throw new SysError(what, errno);
+        break;
+      }
+    });
+  } finally {
+    c.close(fd);
+  }
+  return true;
+}

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { answerErrno, linkUpMessage, localDefaultRouteMessage, ruleMessage } from '../../src/sys/rtnetlink.js';
+
+/** nlmsghdr fields: length, type, flags, sequence number. */
+function header(msg: Buffer): [number, number, number, number] {
+  return [msg.readUInt32LE(0), msg.readUInt16LE(4), msg.readUInt16LE(6), msg.readUInt32LE(8)];
+}
+
+/** The rtattrs after a body of `bodySize` bytes, as [type, data]. */
+function attributes(msg: Buffer, bodySize: number): Array<[number, string]> {
+  const found: Array<[number, string]> = [];
+  for (let at = 16 + bodySize; at < msg.length; ) {
+    const len = msg.readUInt16LE(at);
+    found.push([msg.readUInt16LE(at + 2), msg.subarray(at + 4, at + len).toString('hex')]);
+    at += (len + 3) & ~3;
+  }
+  return found;
+}
+
+const REQUEST_ACK_EXCL_CREATE = 0x1 | 0x4 | 0x200 | 0x400;
+
+describe('route-netlink requests', () => {
+  it('bring an interface up: RTM_NEWLINK, ifinfomsg with IFF_UP set and changed', () => {
+    const msg = linkUpMessage(1, 7);
+    assert.deepEqual(header(msg), [32, 16, 0x1 | 0x4, 7]);
+    assert.equal(msg.readInt32LE(16 + 4), 1, 'interface index');
+    assert.equal(msg.readUInt32LE(16 + 8), 1, 'flags');
+    assert.equal(msg.readUInt32LE(16 + 12), 1, 'change mask');
+  });
+
+  it('ip rule add from 127.0.0.0/8 lookup 27003: fib_rule_hdr, FRA_SRC, FRA_TABLE', () => {
+    const msg = ruleMessage('127.0.0.0', 8, 27003, 1);
+    assert.deepEqual(header(msg), [44, 32, REQUEST_ACK_EXCL_CREATE, 1]);
+    assert.deepEqual([msg[16], msg[17], msg[18], msg[20], msg[23]], [2, 0, 8, 0, 1], 'AF_INET, dst_len 0, src_len 8, table in the attribute, FR_ACT_TO_TBL');
+    assert.deepEqual(attributes(msg, 12), [
+      [2, '7f000000'],
+      [15, '7b690000'],
+    ]);
+  });
+
+  it('ip rule add from ::1: the 16-byte address and a /128', () => {
+    const msg = ruleMessage('::1', 128, 27003, 3);
+    assert.deepEqual(header(msg), [56, 32, REQUEST_ACK_EXCL_CREATE, 3]);
+    assert.deepEqual([msg[16], msg[18]], [10, 128]);
+    assert.deepEqual(attributes(msg, 12)[0], [2, '00000000000000000000000000000001']);
+  });
+
+  it('ip route add local default dev lo table 27003: rtmsg for a local, host-scope route', () => {
+    for (const [family, af] of [
+      [4, 2],
+      [6, 10],
+    ] as const) {
+      const msg = localDefaultRouteMessage(family, 1, 27003, 2);
+      assert.deepEqual(header(msg), [44, 24, REQUEST_ACK_EXCL_CREATE, 2]);
+      assert.deepEqual([...msg.subarray(16, 24)], [af, 0, 0, 0, 0, 3, 254, 2], 'family, dst_len, src_len, tos, table, RTPROT_BOOT, RT_SCOPE_HOST, RTN_LOCAL');
+      assert.deepEqual(attributes(msg, 12), [
+        [15, '7b690000'],
+        [4, '01000000'],
+      ]);
+    }
+  });
+
+  it("reads the kernel's answer: 0 for an ACK, the errno of a refusal, nothing for another message", () => {
+    const answer = (type: number, seq: number, error: number) => {
+      const b = Buffer.alloc(36);
+      b.writeUInt32LE(36, 0);
+      b.writeUInt16LE(type, 4);
+      b.writeUInt32LE(seq, 8);
+      b.writeInt32LE(error, 16);
+      return b;
+    };
+    assert.equal(answerErrno(answer(2, 4, 0), 4), 0);
+    assert.equal(answerErrno(answer(2, 4, -17), 4), 17, 'EEXIST');
+    assert.equal(answerErrno(answer(2, 5, -1), 4), undefined, 'another request');
+    assert.equal(answerErrno(answer(3, 4, 0), 4), undefined, 'NLMSG_DONE');
+  });
+});
