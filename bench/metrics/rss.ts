@@ -75,7 +75,9 @@ export const idleMemory: MetricGroup = {
         throw new Error(`only ${sockets.length} of ${settings.idleConnections} idle connections could be opened`);
       }
       await sleep(SETTLE_MS);
-      return [{ metric: 'rss_mb', value: forwarderRssMiB(parentPid), detail: { idle_mb: idleMb, connections: sockets.length } }];
+      // The parent alone too: RootlessKit's parent holds every connection, nsgate's builtin driver none.
+      const detail = { idle_mb: idleMb, parent_mb: rssMiB(parentPid), connections: sockets.length };
+      return [{ metric: 'rss_mb', value: forwarderRssMiB(parentPid), detail }];
     } finally {
       for (const socket of sockets) socket.destroy();
     }

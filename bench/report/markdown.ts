@@ -12,7 +12,7 @@ const HOW: Record<MetricName, string> = {
   keepalive_rps: 'wrk -t2 -c32 with keep-alive against the same nginx',
   p99_ms: 'wrk --latency 99th percentile of the keep-alive run',
   startup_ms: 'from launching the tool (with nginx and iperf3 as its command) until the published port answers an HTTP GET',
-  rss_mb: 'VmRSS of the host-side forwarding process (nsgate\'s or RootlessKit\'s parent, pasta) with N idle connections open through it; helpers such as slirp4netns are not counted',
+  rss_mb: 'VmRSS of the forwarder with N idle connections open through it: the launched program and its descendants running the same executable (the parent and child of nsgate or RootlessKit, pasta); helpers such as slirp4netns are not counted. latest.json also gives the parent alone (parent_mb)',
 };
 
 function heading(metric: MetricName): string {
