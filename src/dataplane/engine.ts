@@ -2,7 +2,8 @@
  * The relay engine, in the process that lives in the network namespace (the child, or the
  * --detach-netns dialer): worker threads, each with its own epoll loop, that accept on published
  * ports' host sockets and splice bytes to connections made inside. Sockets keep the namespace they were
- * made in, so one process serves both sides and no connection crosses a process boundary.
+ * made in, so one process serves both sides and no connection crosses a process boundary. Until the
+ * first worker runs, the main thread serves TCP (starter.ts).
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
@@ -10,6 +11,7 @@ import { SysError } from '../sys/libc.js';
 import { relayCalls, type RelayCalls } from '../sys/relay-io.js';
 import { O_CLOEXEC, O_NONBLOCK } from '../sys/socket.js';
 import type { RelayWorkerData, Target, WorkerCommand, WorkerReport } from './commands.js';
+import { Starter } from './starter.js';
 
 const WORKER_MAIN = new URL('./worker.js', import.meta.url);
 const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
@@ -22,53 +24,89 @@ interface RelayWorker {
   readonly waiting: Map<string, { resolve(): void; reject(err: Error): void }>;
 }
 
+type TcpCommand = Extract<WorkerCommand, { op: 'tcp' }>;
+type UdpCommand = Extract<WorkerCommand, { op: 'udp' }>;
+
 export class RelayEngine {
   private next = 0;
+  private readonly workers: RelayWorker[] = [];
   /** TCP forwards by id, for workers that join later. */
-  private readonly tcpForwards = new Map<number, WorkerCommand>();
+  private readonly tcpForwards = new Map<number, TcpCommand>();
+  /** UDP forwards added before the first worker runs, for it. */
+  private readonly queuedUdp = new Map<number, UdpCommand>();
+  private readonly starter = new Starter();
 
-  private constructor(private readonly io: RelayCalls, private readonly workers: RelayWorker[], private toStart: number) {}
+  private constructor(private readonly io: RelayCalls, private toStart: number) {}
 
   /**
-   * Start one worker per core (at most `max`): connections spread over them, each listener is shared.
-   * Only the first starts now; the others once the first TCP port is served (a UDP port is one worker's
-   * anyway), so that they do not compete for the CPU with everything else that runs while nsgate starts.
+   * One worker per core (at most `max`): connections spread over them, each listener is shared. The first
+   * starts now (the starter serves TCP meanwhile); the others once a TCP port is served (a UDP port is
+   * one worker's anyway), so that they do not compete for the CPU with everything else that runs while
+   * nsgate starts. A first worker that cannot start ends the process: the relay would be half there.
    */
-  static async start(max = 4): Promise<RelayEngine> {
+  static start(max = 4): RelayEngine {
     const io = relayCalls();
     if (!io) throw new Error('the native relay needs koffi, which does not load here');
-    const count = Math.max(1, Math.min(max, availableParallelism()));
-    return new RelayEngine(io, [await startWorker()], count - 1);
+    const engine = new RelayEngine(io, Math.max(1, Math.min(max, availableParallelism())) - 1);
+    startWorker().then(
+      (w) => engine.join(w),
+      (err: Error) => {
+        console.error(`nsgate: error: the relay's worker thread did not start: ${err.message}`);
+        process.exit(1);
+      },
+    );
+    return engine;
   }
 
-  /** Relay TCP connections accepted on `fd` (every worker accepts on it). */
+  /** Relay TCP connections accepted on `fd` (every worker accepts on it; the starter until a worker runs). */
   async addTcp(id: number, fd: number, target: Target, sourceIp: boolean): Promise<void> {
-    const cmd: WorkerCommand = { op: 'tcp', id, fd, target, sourceIp };
+    const cmd: TcpCommand = { op: 'tcp', id, fd, target, sourceIp };
+    if (this.workers.length === 0) this.starter.addTcp(cmd);
     this.tcpForwards.set(id, cmd);
     await Promise.all(this.workers.map((w) => this.ask(w, cmd)));
-    this.startTheOthers();
+    if (this.workers.length > 0) this.startTheOthers();
   }
 
-  /** Serve UDP datagrams on `fd` (one worker owns a UDP port: its flows live there). */
+  /**
+   * Serve UDP datagrams on `fd` (one worker owns a UDP port: its flows live there). Before the first worker
+   * runs, the port waits for it (so do its datagrams, in the socket's queue) and this resolves at once.
+   */
   async addUdp(id: number, fd: number, target: Target): Promise<void> {
-    const w = this.workers[this.next++ % this.workers.length]!;
-    await this.ask(w, { op: 'udp', id, fd, target });
+    const cmd: UdpCommand = { op: 'udp', id, fd, target };
+    if (this.workers.length === 0) this.queuedUdp.set(id, cmd);
+    else await this.ask(this.workers[this.next++ % this.workers.length]!, cmd);
   }
 
-  /** Stop forward `id` in every worker, closing its connections; then the socket can be closed. */
+  /** Stop forward `id` everywhere, closing its connections; then the socket can be closed. */
   async drop(id: number): Promise<void> {
     this.tcpForwards.delete(id);
+    this.queuedUdp.delete(id);
+    this.starter.drop(id);
     await Promise.all(this.workers.map((w) => this.ask(w, { op: 'drop', id })));
   }
 
-  /** A late worker takes up the TCP forwards that exist when it is ready (unawaited: the first worker took the same ones). */
+  /**
+   * A worker that runs takes up the TCP forwards (and the first one the queued UDP ports); the starter stops
+   * accepting. Unawaited: the forwards are already served.
+   */
+  private join(w: RelayWorker): void {
+    this.workers.push(w);
+    for (const cmd of this.tcpForwards.values()) this.tell(w, cmd);
+    for (const cmd of this.queuedUdp.values()) {
+      this.ask(w, cmd).catch((err: Error) => {
+        console.error(`nsgate: error: the relay for port ${cmd.id} did not start: ${err.message}`);
+        process.exit(1);
+      });
+    }
+    this.queuedUdp.clear();
+    this.starter.handOver();
+    if (this.tcpForwards.size > 0) this.startTheOthers();
+  }
+
   private startTheOthers(): void {
     for (; this.toStart > 0; this.toStart--) {
       startWorker().then(
-        (w) => {
-          this.workers.push(w);
-          for (const cmd of this.tcpForwards.values()) this.tell(w, cmd);
-        },
+        (w) => this.join(w),
         (err: Error) => console.error(`nsgate: warning: an extra relay worker did not start: ${err.message}`),
       );
     }

@@ -1,7 +1,7 @@
 /**
- * One relay worker's event loop: a level-triggered epoll set whose entries are fds with a handler, plus
- * coarse timers. It runs synchronously in its worker thread (koffi calls block the thread, not Node's
- * main loop); commands from the main thread arrive on a MessagePort, announced by an eventfd.
+ * A relay event loop: an epoll set whose entries are fds with a handler, plus coarse timers. In a worker
+ * thread it runs synchronously (koffi calls block the thread, not Node's main loop), and commands from the
+ * main thread arrive on a MessagePort, announced by an eventfd. In the main thread it is polled instead.
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import {
@@ -29,27 +29,38 @@ const MAX_EVENTS = 256;
 export class Loop {
   readonly io: RelayCalls;
   readonly sock: SocketCalls;
-  readonly wakeFd: number;
   private readonly epfd: number;
   private readonly handlers = new Map<number, Handler>();
   private readonly timers: Timer[] = [];
   private deferred: Array<() => unknown> = [];
   private readonly events = Buffer.alloc(MAX_EVENTS * EPOLL_EVENT_SIZE);
   private readonly ctlEvent = Buffer.alloc(EPOLL_EVENT_SIZE);
-  private readonly wakeBuf = Buffer.alloc(8);
   private stopped = false;
 
-  /** `stopFd`: an eventfd that becomes readable when the loop must return (it is never read here). */
-  constructor(private readonly commands: MessagePort, stopFd: number, private readonly onCommand: (msg: unknown) => void) {
+  constructor() {
     const io = relayCalls();
     const sock = socketCalls();
     if (!io || !sock) throw new Error('the native relay needs koffi, which does not load here');
     this.io = io;
     this.sock = sock;
     this.epfd = this.checked('epoll_create1', io.epollCreate1(O_CLOEXEC));
-    this.wakeFd = this.checked('eventfd', io.eventfd(0, O_NONBLOCK | O_CLOEXEC));
-    this.add(this.wakeFd, EPOLLIN, { onEvents: () => this.drainCommands() });
+  }
+
+  /**
+   * A worker's loop takes commands from `commands`, each announced on the eventfd returned here, and
+   * returns from run() once `stopFd` (an eventfd it never reads) becomes readable.
+   */
+  serve(commands: MessagePort, stopFd: number, onCommand: (msg: unknown) => void): number {
+    const wakeFd = this.checked('eventfd', this.io.eventfd(0, O_NONBLOCK | O_CLOEXEC));
+    const wakeBuf = Buffer.alloc(8);
+    this.add(wakeFd, EPOLLIN, {
+      onEvents: () => {
+        this.io.read(wakeFd, wakeBuf, 8);
+        for (let m = receiveMessageOnPort(commands); m; m = receiveMessageOnPort(commands)) onCommand(m.message);
+      },
+    });
     this.add(stopFd, EPOLLIN, { onEvents: () => (this.stopped = true) });
+    return wakeFd;
   }
 
   /** Make a socket handed over by the parent non-blocking: the loop must never wait in a call. */
@@ -91,21 +102,29 @@ export class Loop {
     if (i >= 0) this.timers.splice(i, 1);
   }
 
+  /** Wait for events and handle them until the stop fd is readable (a worker thread). */
   run(): void {
-    while (!this.stopped) {
-      const n = this.io.epollWait(this.epfd, this.events, MAX_EVENTS, this.timeout());
-      for (let i = 0; i < n; i++) {
-        const off = i * EPOLL_EVENT_SIZE;
-        const fd = this.events.readInt32LE(off + 4);
-        this.handlers.get(fd)?.onEvents(fd, this.events.readUInt32LE(off));
-      }
-      if (this.deferred.length > 0) {
-        const turns = this.deferred;
-        this.deferred = [];
-        for (const turn of turns) turn();
-      }
-      if (this.timers.length > 0) this.runTimers();
+    while (!this.stopped) this.turn(this.timeout());
+  }
+
+  /** Handle what is ready now, without waiting (a loop polled from Node's event loop). */
+  poll(): void {
+    this.turn(0);
+  }
+
+  private turn(timeoutMs: number): void {
+    const n = this.io.epollWait(this.epfd, this.events, MAX_EVENTS, timeoutMs);
+    for (let i = 0; i < n; i++) {
+      const off = i * EPOLL_EVENT_SIZE;
+      const fd = this.events.readInt32LE(off + 4);
+      this.handlers.get(fd)?.onEvents(fd, this.events.readUInt32LE(off));
     }
+    if (this.deferred.length > 0) {
+      const turns = this.deferred;
+      this.deferred = [];
+      for (const turn of turns) turn();
+    }
+    if (this.timers.length > 0) this.runTimers();
   }
 
   private timeout(): number {
@@ -123,11 +142,6 @@ export class Loop {
       this.cancel(t);
       t.run();
     }
-  }
-
-  private drainCommands(): void {
-    this.io.read(this.wakeFd, this.wakeBuf, 8);
-    for (let m = receiveMessageOnPort(this.commands); m; m = receiveMessageOnPort(this.commands)) this.onCommand(m.message);
   }
 
   private ctl(op: number, fd: number, events: number): void {

@@ -53,12 +53,17 @@ export class PipePool {
     this.loop.sock.close(pipe.w);
   }
 
+  /** Close the pipes nobody holds. */
+  closeIdle(): void {
+    for (const pipe of this.idle.splice(0)) this.destroy(pipe);
+  }
+
   private scheduleCheck(): void {
     this.checking = true;
     this.takenSinceCheck = false;
     this.loop.after(IDLE_CLOSE_MS, () => {
       this.checking = false;
-      if (!this.takenSinceCheck) for (const pipe of this.idle.splice(0)) this.destroy(pipe);
+      if (!this.takenSinceCheck) this.closeIdle();
       if (this.idle.length > 0) this.scheduleCheck();
     });
   }

@@ -52,6 +52,7 @@ export class TcpForward {
   readonly targetFamily: number;
   private readonly clientAddr = Buffer.alloc(28);
   private readonly clientAddrLen = Buffer.alloc(4);
+  private accepting = true;
 
   constructor(
     readonly loop: Loop,
@@ -83,15 +84,21 @@ export class TcpForward {
     }
   }
 
+  /** Leave new connections to the other loops; the ones accepted here stay until they end. */
+  stopAccepting(): void {
+    this.accepting = false;
+    this.loop.remove(this.fd);
+  }
+
   /** Stop accepting and close every connection (the port was removed). */
   drop(): void {
-    this.loop.remove(this.fd);
+    this.stopAccepting();
     for (const c of [...this.connections]) c.close();
   }
 
   private rest(): void {
     this.loop.remove(this.fd);
-    this.loop.after(FD_EXHAUSTED_PAUSE_MS, () => this.loop.add(this.fd, EPOLLIN | EPOLLEXCLUSIVE, this));
+    this.loop.after(FD_EXHAUSTED_PAUSE_MS, () => this.accepting && this.loop.add(this.fd, EPOLLIN | EPOLLEXCLUSIVE, this));
   }
 }
 

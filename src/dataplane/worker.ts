@@ -10,7 +10,8 @@ const report = (msg: WorkerReport) => parentPort!.postMessage(msg);
 const forwards = new Map<number, TcpForward | UdpForward>();
 
 const { commands, stopFd } = workerData as RelayWorkerData;
-const loop = new Loop(commands, stopFd, (msg) => {
+const loop = new Loop();
+const wakeFd = loop.serve(commands, stopFd, (msg) => {
   const cmd = msg as WorkerCommand;
   try {
     if (cmd.op === 'tcp') forwards.set(cmd.id, new TcpForward(loop, pipes, cmd.fd, cmd.target, cmd.sourceIp));
@@ -26,5 +27,5 @@ const loop = new Loop(commands, stopFd, (msg) => {
 });
 const pipes = new PipePool(loop);
 
-report({ op: 'wake', fd: loop.wakeFd });
+report({ op: 'wake', fd: wakeFd });
 loop.run();

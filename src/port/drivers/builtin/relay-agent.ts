@@ -27,23 +27,27 @@ const SOURCE_IP_ROUTING = [
 ];
 
 const channel = Number(process.env[FD_CHANNEL_ENV]);
-let engine: Promise<RelayEngine> | undefined;
+let engine: RelayEngine | undefined;
+/** Why the relay did not start, if it did not. */
+let engineFailure: string | undefined;
 let sourceIpRouting: boolean | undefined;
-/** Each forward's host socket, and its hand-over to the relay's workers. */
-const forwards = new Map<number, { fd: number; added: Promise<void> }>();
-let engineRunning = false;
+/** Each forward's host socket. */
+const forwards = new Map<number, number>();
 
 /**
- * When the parent opened an fd channel: keep it from COMMAND and start the relay's workers now, so the
- * first published port does not wait for them.
+ * When the parent opened an fd channel: keep it from COMMAND and start the relay now, so that its
+ * worker threads boot while the rest of the child loads.
  */
 export function prepareRelay(): void {
   const c = socketCalls();
   if (!Number.isInteger(channel) || !c) return;
   c.fcntl(channel, F_SETFD, FD_CLOEXEC);
-  engine = RelayEngine.start();
-  // A failure reaches every forward through this same promise.
-  engine.then(() => (engineRunning = true), () => {});
+  try {
+    engine = RelayEngine.start();
+  } catch (err) {
+    // Reported by every forward.
+    engineFailure = err instanceof Error ? err.message : String(err);
+  }
 }
 
 export async function answerForwardRequest(msg: Extract<ParentMessage, { t: 'forward' | 'unforward' }>): Promise<ChildMessage> {
@@ -57,44 +61,29 @@ export async function answerForwardRequest(msg: Extract<ParentMessage, { t: 'for
 }
 
 async function forward(msg: Extract<ParentMessage, { t: 'forward' }>): Promise<void> {
-  if (!engine) throw new Error('no fd channel from the parent: the native relay is not running');
+  if (!engine) throw new Error(engineFailure ? `the native relay did not start: ${engineFailure}` : 'no fd channel from the parent: the native relay is not running');
   const got = receiveFds(channel);
   const fd = got?.fds[0];
   if (!got || fd === undefined || got.payload.toString() !== String(msg.id)) {
     for (const extra of got?.fds ?? []) socketCalls()!.close(extra);
     throw new Error(`the host socket of forward ${msg.id} did not arrive on the fd channel`);
   }
-  const relay = engine;
-  const added = (async () => {
-    const sourceIp = msg.proto === 'tcp' && msg.sourceIp && routeRepliesLocally();
-    if (msg.proto === 'tcp') await (await relay).addTcp(msg.id, fd, msg.target, sourceIp);
-    else await (await relay).addUdp(msg.id, fd, msg.target);
-  })();
-  if (engineRunning) {
-    try {
-      await added;
-    } catch (err) {
-      socketCalls()!.close(fd);
-      throw err;
-    }
-  } else {
-    // The first ports while the workers still start: the host socket already listens (clients wait in its
-    // queue), so the answer need not wait for them. Only a relay that cannot start fails here: nsgate stops.
-    added.catch((err: Error) => {
-      console.error(`nsgate: error: the relay for port ${msg.id} did not start: ${err.message}`);
-      process.exit(1);
-    });
+  try {
+    if (msg.proto === 'tcp') await engine.addTcp(msg.id, fd, msg.target, msg.sourceIp && routeRepliesLocally());
+    else await engine.addUdp(msg.id, fd, msg.target);
+  } catch (err) {
+    socketCalls()!.close(fd);
+    throw err;
   }
-  forwards.set(msg.id, { fd, added });
+  forwards.set(msg.id, fd);
 }
 
 async function unforward(id: number): Promise<void> {
-  const forward = forwards.get(id);
-  if (!forward) throw new Error(`no forward ${id}`);
+  const fd = forwards.get(id);
+  if (fd === undefined) throw new Error(`no forward ${id}`);
   forwards.delete(id);
-  await forward.added.catch(() => {});
-  await (await engine!).drop(id);
-  socketCalls()!.close(forward.fd);
+  await engine!.drop(id);
+  socketCalls()!.close(fd);
 }
 
 /** Set up the source-IP routing once; false (with one warning) where the namespace refuses it. */
