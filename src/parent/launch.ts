@@ -1,6 +1,5 @@
 import { writeFileSync } from 'node:fs';
 import { API_VERSION, type ApiInfo } from '../api/types.js';
-import { networkDriver } from '../network/driver.js';
 import { namespacePaths } from '../network/namespace-paths.js';
 import { PUBLISHING_PORT_DRIVERS, type LaunchOptions } from '../options.js';
 import { networkArgsFor } from '../port/drivers/implicit.js';
@@ -9,7 +8,6 @@ import { orList } from '../text.js';
 import { VERSION } from '../version.js';
 import { FORWARDED_SIGNALS } from '../child/protocol.js';
 import { Child } from './child.js';
-import { Dialer } from './dialer.js';
 import type { SocketRequests } from './socket-requests.js';
 import { idMapWriter } from './idmap.js';
 import type { Log } from './log.js';
@@ -75,12 +73,14 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     const mapIds = idMapWriter(options.subidSource, log.warn);
     const starting = Child.start(options, mapIds, bypass);
     // What is needed only once the child runs loads meanwhile (node starting in the child takes longer).
+    const helpers = Promise.all([import('../network/driver.js'), import('./dialer.js')]);
     const services = Promise.all([import('../api/server.js'), import('../port/manager.js'), import('../port/drivers/index.js')]);
     child = await step(starting);
     const running = child;
     cleanup.push(() => running.stop());
     log.debug(`child ${child.pid} is in its namespaces, with its id maps`);
     writeFileSync(state.file('child_pid'), `${child.pid}`);
+    const [{ networkDriver }, { Dialer }] = await step(helpers);
 
     const detached = options.detachNetns ? state.file('netns') : undefined;
     const setup = child.setup({
