@@ -3,8 +3,9 @@
  * that recvmmsg and sendmmsg use on them, in native memory that stays put.
  */
 import { nativeBlock, type NativeBlock } from '../sys/relay-io.js';
-import { AF_INET } from '../sys/socket.js';
+import { AF_INET, SOL_UDP, UDP_SEGMENT } from '../sys/socket.js';
 import type { Loop } from './loop.js';
+import { gsoGroupEnd } from './udp-gso.js';
 
 /** Datagrams per recvmmsg. */
 export const SLOTS = 64;
@@ -13,17 +14,22 @@ const SLOT_SIZE = 65_536;
 const NAME_SIZE = 32;
 const IOVEC_SIZE = 16;
 /** struct mmsghdr on x86_64: struct msghdr (56 bytes) then msg_len, padded. */
-export const MMSGHDR_SIZE = 64;
+const MMSGHDR_SIZE = 64;
+const CMSG_HEADER_SIZE = 16;
+/** CMSG_SPACE(sizeof(uint16_t)): one UDP_SEGMENT control message. */
+const CONTROL_SIZE = 24;
 
 /**
  * Batch memory: SLOTS datagram slots with their senders' addresses, and two mmsghdr arrays pointing at
  * them, built once: `receiving` (whole slots, sender addresses filled in) and `sending` (each slot's
- * received length, to the connected peer or to one client). A batch only rewrites lengths.
+ * received length, to the connected peer or to one client, one datagram or one GSO group a header).
  */
 export class Batch {
   private readonly mem: NativeBlock;
   private readonly view: Buffer;
   private used = 0;
+  private readonly firstSlots = new Int32Array(SLOTS);
+  private readonly length = (i: number) => this.received(i);
 
   constructor(loop: Loop) {
     this.mem = nativeBlock(loop.io, LAYOUT.size);
@@ -35,6 +41,7 @@ export class Batch {
       this.writeIovec(LAYOUT.sendIovs + i * IOVEC_SIZE, slot, 0);
       this.writeHeader(LAYOUT.recvHdrs + i * MMSGHDR_SIZE, at(LAYOUT.names + i * NAME_SIZE), NAME_SIZE, at(LAYOUT.recvIovs + i * IOVEC_SIZE));
       this.writeHeader(LAYOUT.sendHdrs + i * MMSGHDR_SIZE, 0, 0, at(LAYOUT.sendIovs + i * IOVEC_SIZE));
+      this.writeSegmentControl(LAYOUT.controls + i * CONTROL_SIZE);
     }
   }
 
@@ -72,23 +79,49 @@ export class Batch {
   }
 
   /**
-   * Address of sending header `from`, with slots [from, to) set to go as received: to `client`, or
-   * (null) to the socket's connected peer.
+   * Lays out slots [from, to) to go as received, to `client` or (null) to the socket's connected peer, as
+   * sending headers from `from` on, and returns how many. With `gso`, a header carries a whole group of
+   * `gsoGroupEnd` (its slots' iovecs, and the group's datagram length as UDP_SEGMENT); else one datagram.
    */
-  sending(from: number, to: number, client: Buffer | null): number {
+  sending(from: number, to: number, client: Buffer | null, gso: boolean): number {
     const v = this.view;
     let name = 0;
     if (client) {
       client.copy(v, LAYOUT.replyName);
       name = this.mem.address + LAYOUT.replyName;
     }
-    for (let i = from; i < to; i++) {
-      v.writeUInt32LE(this.received(i), LAYOUT.sendIovs + i * IOVEC_SIZE + 8);
-      const hdr = LAYOUT.sendHdrs + i * MMSGHDR_SIZE;
+    for (let i = from; i < to; i++) v.writeUInt32LE(this.received(i), LAYOUT.sendIovs + i * IOVEC_SIZE + 8);
+    let m = from;
+    for (let i = from; i < to; m++) {
+      const end = gso ? gsoGroupEnd(this.length, i, to) : i + 1;
+      const hdr = LAYOUT.sendHdrs + m * MMSGHDR_SIZE;
       writeAddress(v, hdr, name);
       v.writeUInt32LE(client ? client.length : 0, hdr + 8);
+      writeAddress(v, hdr + 16, this.mem.address + LAYOUT.sendIovs + i * IOVEC_SIZE);
+      v.writeUInt32LE(end - i, hdr + 24); // msg_iovlen
+      const control = LAYOUT.controls + m * CONTROL_SIZE;
+      if (end - i > 1) v.writeUInt16LE(this.received(i), control + CMSG_HEADER_SIZE);
+      writeAddress(v, hdr + 32, end - i > 1 ? this.mem.address + control : 0);
+      v.writeUInt32LE(end - i > 1 ? CONTROL_SIZE : 0, hdr + 40);
+      this.firstSlots[m] = i;
+      i = end;
     }
-    return this.mem.address + LAYOUT.sendHdrs + from * MMSGHDR_SIZE;
+    return m - from;
+  }
+
+  /** Address of sending header `m`. */
+  header(m: number): number {
+    return this.mem.address + LAYOUT.sendHdrs + m * MMSGHDR_SIZE;
+  }
+
+  /** Whether sending header `m` carries a GSO group. */
+  segmented(m: number): boolean {
+    return this.view.readUInt32LE(LAYOUT.sendHdrs + m * MMSGHDR_SIZE + 40) !== 0;
+  }
+
+  /** The first slot that sending header `m` carries. */
+  firstSlot(m: number): number {
+    return this.firstSlots[m]!;
   }
 
   free(): void {
@@ -98,6 +131,13 @@ export class Batch {
   private writeIovec(at: number, base: number, len: number): void {
     writeAddress(this.view, at, base);
     this.view.writeBigUInt64LE(BigInt(len), at + 8);
+  }
+
+  /** struct cmsghdr { size_t len; int level; int type; } then the u16 segment size, written per send. */
+  private writeSegmentControl(at: number): void {
+    this.view.writeBigUInt64LE(BigInt(CMSG_HEADER_SIZE + 2), at);
+    this.view.writeInt32LE(SOL_UDP, at + 8);
+    this.view.writeInt32LE(UDP_SEGMENT, at + 12);
   }
 
   private writeHeader(at: number, name: number, nameLen: number, iov: number): void {
@@ -125,5 +165,6 @@ const LAYOUT = (() => {
   const sendIovs = recvIovs + SLOTS * IOVEC_SIZE;
   const recvHdrs = sendIovs + SLOTS * IOVEC_SIZE;
   const sendHdrs = recvHdrs + SLOTS * MMSGHDR_SIZE;
-  return { data, names, replyName, recvIovs, sendIovs, recvHdrs, sendHdrs, size: sendHdrs + SLOTS * MMSGHDR_SIZE };
+  const controls = sendHdrs + SLOTS * MMSGHDR_SIZE;
+  return { data, names, replyName, recvIovs, sendIovs, recvHdrs, sendHdrs, controls, size: controls + SLOTS * CONTROL_SIZE };
 })();

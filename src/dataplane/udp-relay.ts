@@ -4,22 +4,27 @@
  * namespace, so the server there sees distinct peers; a flow's replies go back to its own client.
  * A flow ends after 90 s without traffic either way (RootlessKit's figure).
  */
+import { constants } from 'node:os';
 import { EPOLLIN } from '../sys/relay-io.js';
-import { encodeSockaddr, growReceiveBuffer, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, AF_INET, AF_INET6 } from '../sys/socket.js';
+import { encodeSockaddr, getIntOption, growReceiveBuffer, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_UDP, UDP_SEGMENT, AF_INET, AF_INET6 } from '../sys/socket.js';
 import type { Target } from './commands.js';
 import type { Loop } from './loop.js';
-import { Batch, MMSGHDR_SIZE, SLOTS } from './udp-batch.js';
+import { Batch, SLOTS } from './udp-batch.js';
 
 export const UDP_FLOW_IDLE_MS = 90_000;
 const SWEEP_MS = 10_000;
 /** Clients waiting for their flow's socket are few; anything beyond this is dropped like a lost datagram. */
 const FLOW_LIMIT = 4096;
+/** What a GSO send fails with where the path cannot take it: datagrams over its MTU (EMSGSIZE; EINVAL on older kernels), or a tunnel (EIO). */
+const GSO_REFUSALS = new Set([constants.errno.EMSGSIZE, constants.errno.EINVAL, constants.errno.EIO]);
 
 interface Flow {
   readonly fd: number;
   readonly key: number | string;
   readonly client: Buffer;
   lastActive: number;
+  /** Datagrams of one length go out as one GSO send, until the kernel refuses one for this flow. */
+  gso: boolean;
 }
 
 export class UdpForward {
@@ -27,12 +32,15 @@ export class UdpForward {
   private readonly batch: Batch;
   private readonly targetAddr: Buffer;
   private readonly family: number;
+  /** Whether this kernel has UDP GSO: one without it would ignore the control message and merge datagrams. */
+  private readonly gso: boolean;
   private sweep: ReturnType<Loop['after']>;
 
   constructor(private readonly loop: Loop, private readonly fd: number, target: Target) {
     this.batch = new Batch(loop);
     this.targetAddr = encodeSockaddr(target.ip, target.port);
     this.family = this.targetAddr.length === 16 ? AF_INET : AF_INET6;
+    this.gso = getIntOption(loop.sock, fd, SOL_UDP, UDP_SEGMENT) >= 0;
     loop.nonBlocking(fd);
     loop.add(fd, EPOLLIN, { onEvents: () => this.fromClients() });
     this.sweep = loop.after(SWEEP_MS, () => this.endIdleFlows());
@@ -56,7 +64,7 @@ export class UdpForward {
     for (let i = 0; i <= n; i++) {
       const flow = i < n ? this.flowFor(i, now) : undefined;
       if (i < n && flow === runFlow) continue;
-      if (runFlow) this.send(runFlow.fd, runStart, i, null);
+      if (runFlow) this.send(runFlow, runFlow.fd, runStart, i, null);
       runStart = i;
       runFlow = flow;
     }
@@ -79,7 +87,7 @@ export class UdpForward {
       sock.close(fd);
       return undefined;
     }
-    const flow: Flow = { fd, key, client, lastActive: Date.now() };
+    const flow: Flow = { fd, key, client, lastActive: Date.now(), gso: this.gso };
     this.flows.set(key, flow);
     this.loop.add(fd, EPOLLIN, { onEvents: () => this.fromServer(flow) });
     return flow;
@@ -90,16 +98,26 @@ export class UdpForward {
     const n = this.batch.filled(this.loop.io.recvmmsg(flow.fd, this.batch.receiving(), SLOTS, MSG_DONTWAIT, null));
     if (n <= 0) return;
     flow.lastActive = Date.now();
-    this.send(this.fd, 0, n, flow.client);
+    this.send(flow, this.fd, 0, n, flow.client);
   }
 
-  /** Send slots [from, to) as received, on `fd`; what the kernel will not take now is dropped, as UDP may. */
-  private send(fd: number, from: number, to: number, client: Buffer | null): void {
-    const first = this.batch.sending(from, to, client);
-    for (let i = from; i < to; ) {
-      const sent = this.loop.io.sendmmsg(fd, first + (i - from) * MMSGHDR_SIZE, to - i, MSG_DONTWAIT);
-      // A refused datagram (the server's port closed: ECONNREFUSED) is skipped, not retried.
-      i += sent > 0 ? sent : 1;
+  /** Send slots [from, to) of `flow` as received, on `fd`; what the kernel will not take now is dropped, as UDP may. */
+  private send(flow: Flow, fd: number, from: number, to: number, client: Buffer | null): void {
+    const { batch, loop } = this;
+    const end = from + batch.sending(from, to, client, flow.gso);
+    for (let m = from; m < end; ) {
+      const sent = loop.io.sendmmsg(fd, batch.header(m), end - m, MSG_DONTWAIT);
+      if (sent > 0) {
+        m += sent;
+      } else if (batch.segmented(m) && GSO_REFUSALS.has(loop.io.errno())) {
+        // The path cannot take this GSO send (its MTU, a tunnel): datagram by datagram from here on.
+        flow.gso = false;
+        this.send(flow, fd, batch.firstSlot(m), to, client);
+        return;
+      } else {
+        // A refused datagram (the server's port closed: ECONNREFUSED) is skipped, not retried.
+        m++;
+      }
     }
   }
 
