@@ -56,8 +56,7 @@ export class UdpForward {
 
   /** Datagrams from clients: each run of datagrams from one client goes out to its flow in one sendmmsg. */
   private fromClients(): void {
-    const b = this.batch;
-    const n = b.filled(this.loop.io.recvmmsg(this.fd, b.receiving(), SLOTS, MSG_DONTWAIT, null));
+    const n = this.receive(this.fd);
     const now = Date.now();
     let runStart = 0;
     let runFlow: Flow | undefined;
@@ -95,10 +94,17 @@ export class UdpForward {
 
   /** Replies from the server inside, back to the flow's client. */
   private fromServer(flow: Flow): void {
-    const n = this.batch.filled(this.loop.io.recvmmsg(flow.fd, this.batch.receiving(), SLOTS, MSG_DONTWAIT, null));
+    const n = this.receive(flow.fd);
     if (n <= 0) return;
     flow.lastActive = Date.now();
     this.send(flow, this.fd, 0, n, flow.client);
+  }
+
+  /** One batch from `fd`: how many datagrams (-1 on error). A stream's next batch waits to fill (see Loop.coalesce). */
+  private receive(fd: number): number {
+    const n = this.batch.filled(this.loop.io.recvmmsg(fd, this.batch.receiving(), SLOTS, MSG_DONTWAIT, null));
+    if (n > 1 && n < SLOTS) this.loop.coalesce();
+    return n;
   }
 
   /** Send slots [from, to) of `flow` as received, on `fd`; what the kernel will not take now is dropped, as UDP may. */
