@@ -1,7 +1,8 @@
 /**
  * UDP in a relay worker: datagrams to a published port's host socket are read in batches (recvmmsg) and
- * passed on, in batches (sendmmsg), to a per-client flow socket connected to the target inside the
- * namespace, so the server there sees distinct peers; a flow's replies go back to its own client.
+ * passed on, in batches (sendmmsg, a run of same-length datagrams as one GSO send), to a per-client flow
+ * socket connected to the target inside the namespace, so the server there sees distinct peers; a flow's
+ * replies go back to its own client.
  * A flow ends after 90 s without traffic either way (RootlessKit's figure).
  */
 import { constants } from 'node:os';

@@ -161,9 +161,10 @@ async function echoBursts(host: string, port: number): Promise<{ sent: number; b
 }
 
 describe('UDP datagram boundaries', () => {
-  test('mixed lengths in bursts come back as the same datagrams, byte for byte, over IPv4 and IPv6', async () => {
+  test('mixed lengths in bursts come back as the same datagrams, byte for byte, over IPv4 (a dual-stack port) and IPv6', async () => {
     const [v4, v6] = [await freePort(), await freePort('::1')];
-    const run = await launch(['-p', `127.0.0.1:${v4}:7/udp`, '-p', `[::1]:${v6}:[::1]:7/udp6`], ['udp-echo,7,127.0.0.1', 'udp-echo,7,::1']);
+    // udp on 0.0.0.0 is one dual-stack host socket: IPv4 clients are v4-mapped there.
+    const run = await launch(['-p', `0.0.0.0:${v4}:7/udp`, '-p', `[::1]:${v6}:[::1]:7/udp6`], ['udp-echo,7,127.0.0.1', 'udp-echo,7,::1']);
     try {
       for (const [host, port] of [['127.0.0.1', v4], ['::1', v6]] as const) {
         const { sent, back, empty, wrong } = await echoBursts(host, port);
