@@ -1,5 +1,5 @@
 /**
- * The calls of the native relay: pipes and splice(2), epoll, eventfd, recvmmsg/sendmmsg, and the fd limit.
+ * The calls of the native relay: pipes and splice(2), epoll, eventfd, recvmmsg/sendmmsg, usleep, and the fd limit.
  * Like src/sys/socket.ts (which has close and fcntl) they return what libc returns; the relay reads errno
  * itself on -1.
  * Batch calls take raw addresses (numbers) of memory from `nativeBlock`, so a batch can start mid-array.
@@ -34,6 +34,7 @@ export interface RelayCalls {
   write(fd: number, buf: Buffer, len: number): number;
   recvmmsg(fd: number, vec: number, vlen: number, flags: number, timeout: null): number;
   sendmmsg(fd: number, vec: number, vlen: number, flags: number): number;
+  usleep(us: number): number;
   errno(): number;
 }
 
@@ -50,6 +51,7 @@ export const relayCalls = perThread<RelayCalls>(({ koffi, lib }) => ({
   write: lib.func('intptr_t write(int, void *, size_t)'),
   recvmmsg: lib.func('int recvmmsg(int, uintptr_t, unsigned int, int, void *)'),
   sendmmsg: lib.func('int sendmmsg(int, uintptr_t, unsigned int, int)'),
+  usleep: lib.func('int usleep(uint32_t)'),
   errno: () => koffi.errno(),
 }));
 

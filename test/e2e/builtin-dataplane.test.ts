@@ -1,9 +1,11 @@
 /**
  * The builtin driver's native relay: source-IP propagation, bytes under concurrent load with checksums and
- * the relay's fds back to their baseline, and the JavaScript fallback where koffi is missing.
+ * the relay's fds back to their baseline, UDP datagram boundaries, and the JavaScript fallback where koffi
+ * is missing.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -97,6 +99,113 @@ describe('load: short connections and a bulk transfer at once', () => {
       await eventually(`child fds back to their baseline of ${baseline}`, () => fds() === baseline, 5_000);
     } finally {
       await run.stop();
+    }
+  });
+});
+
+/**
+ * Bursts of datagrams whose lengths make the relay's GSO groups (runs of one length, a shorter last one,
+ * longer ones that must not join, empty ones, groups cut at 64 KiB), all sent at once so that they reach
+ * the relay in one batch. Each starts with its number (4 bytes; the empty ones cannot).
+ */
+const BURSTS: number[][] = [
+  [...Array(20).fill(1400), 700, ...Array(5).fill(1400)],
+  [...Array(10).fill(100), 101, 101, 99, ...Array(5).fill(100), 4, 5, 4],
+  [...Array(47).fill(1400), 1399],
+  [20_000, 20_000, 20_000, 4, 0, 0, 8, 8, 0, 8],
+  [65_507, 30_000, 30_000],
+  Array.from({ length: 60 }, (_, i) => 500 + (i % 3)),
+];
+
+/**
+ * Sends BURSTS to an echo server through `port`, one burst at a time (the next once the echoes stop for
+ * 300 ms), and checks every datagram that comes back against the sha256 of the one sent with its number.
+ */
+async function echoBursts(host: string, port: number): Promise<{ sent: number; back: number; empty: number; wrong: string[] }> {
+  const s = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4 << 20 });
+  await new Promise<void>((resolve) => s.bind(0, host, resolve));
+  const sent = new Map<number, string>();
+  const wrong: string[] = [];
+  let back = 0;
+  let empty = 0;
+  let lastEcho = Date.now();
+  s.on('message', (d: Buffer) => {
+    lastEcho = Date.now();
+    if (d.length === 0) return void empty++;
+    const seq = d.length >= 4 ? d.readUInt32BE(0) : -1;
+    if (sha256(d) !== sent.get(seq)) wrong.push(`${d.length} bytes, numbered ${seq}`);
+    sent.delete(seq);
+    back++;
+  });
+  let seq = 0;
+  let emptySent = 0;
+  try {
+    for (const burst of BURSTS) {
+      for (const length of burst) {
+        const d = randomBytes(length);
+        if (length === 0) emptySent++;
+        else {
+          d.writeUInt32BE(++seq, 0);
+          sent.set(seq, sha256(d));
+        }
+        s.send(d, port, host);
+      }
+      lastEcho = Date.now();
+      await eventually('the echoes of a burst', () => Date.now() - lastEcho > 300, 10_000);
+    }
+  } finally {
+    s.close();
+  }
+  if (empty > emptySent) wrong.push(`${empty} empty datagrams for ${emptySent} sent`);
+  return { sent: seq + emptySent, back: back + empty, empty, wrong };
+}
+
+describe('UDP datagram boundaries', () => {
+  test('mixed lengths in bursts come back as the same datagrams, byte for byte, over IPv4 (a dual-stack port) and IPv6', async () => {
+    const [v4, v6] = [await freePort(), await freePort('::1')];
+    // udp on 0.0.0.0 is one dual-stack host socket: IPv4 clients are v4-mapped there.
+    const run = await launch(['-p', `0.0.0.0:${v4}:7/udp`, '-p', `[::1]:${v6}:[::1]:7/udp6`], ['udp-echo,7,127.0.0.1', 'udp-echo,7,::1']);
+    try {
+      for (const [host, port] of [['127.0.0.1', v4], ['::1', v6]] as const) {
+        const { sent, back, empty, wrong } = await echoBursts(host, port);
+        assert.deepEqual(wrong, [], `${host}: datagrams that were not sent so came back`);
+        // Loopback with 4 MiB queues loses nothing here; a few losses would not be a boundary error.
+        assert.ok(back >= sent * 0.95, `${host}: ${back} of ${sent} datagrams came back`);
+        assert.ok(empty > 0, `${host}: empty datagrams come back too`);
+      }
+    } finally {
+      await run.stop();
+    }
+  });
+
+  test('replies too long for a GSO send on the path (1480 bytes, MTU 1500) still reach a client in its own netns', async () => {
+    const port = await freePort();
+    const clientNetns = createClientNetns();
+    const run = await launch(['-p', `0.0.0.0:${port}:7/udp4`], ['udp-echo,7,127.0.0.1']);
+    const COUNT = 20;
+    try {
+      // The kernel refuses (EINVAL) a GSO send whose datagrams do not fit the MTU; the relay then sends them one by one.
+      const out = clientNetns.run(`
+        const s = require('dgram').createSocket('udp4');
+        const hash = (d) => require('crypto').createHash('sha256').update(d).digest('hex');
+        const sent = new Map();
+        const result = { back: 0, wrong: [] };
+        s.on('message', (d) => (sent.get(d.readUInt32BE(0)) === hash(d) ? result.back++ : result.wrong.push(d.length)));
+        s.bind(0, () => {
+          for (let i = 1; i <= ${COUNT}; i++) {
+            const d = require('crypto').randomBytes(1480);
+            d.writeUInt32BE(i, 0);
+            sent.set(i, hash(d));
+            s.send(d, ${port}, '${SUBNET}1');
+          }
+          setTimeout(() => { console.log(JSON.stringify(result)); s.close(); }, 2000);
+        });`);
+      const { back, wrong } = JSON.parse(out) as { back: number; wrong: number[] };
+      assert.deepEqual(wrong, []);
+      assert.ok(back >= COUNT * 0.95, `${back} of ${COUNT} came back`);
+    } finally {
+      await run.stop();
+      clientNetns.remove();
     }
   });
 });
