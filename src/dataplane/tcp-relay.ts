@@ -150,7 +150,9 @@ class TcpConnection {
     const writable = (events & (EPOLLOUT | EPOLLERR)) !== 0;
     const [incoming, outgoing] = fd === this.client ? [this.toServer, this.toClient] : [this.toClient, this.toServer];
     if (readable && !this.pump(incoming)) return;
-    if (writable) this.pump(outgoing);
+    // Only bytes stuck in the pipe wait for writability. Without them an EPOLLOUT edge (the peer acknowledged
+    // data, which happens on every exchange) has nothing to do: the other socket's bytes bring their own edge.
+    if (writable && outgoing.pending > 0) this.pump(outgoing);
   }
 
   /** Close both sockets in an orderly way (the port is being removed). */
