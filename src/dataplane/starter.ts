@@ -46,7 +46,8 @@ export class Starter {
   private tick(): void {
     if (!this.poller) return;
     this.loop.poll();
-    if (!this.handedOver || [...this.forwards.values()].some((f) => f.connections.size > 0)) return;
+    if (!this.handedOver) return;
+    for (const forward of this.forwards.values()) if (forward.connections.size > 0) return;
     clearInterval(this.poller);
     this.poller = undefined;
     this.pipes.closeIdle();

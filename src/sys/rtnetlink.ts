@@ -5,8 +5,9 @@
  * The message builders are pure (for tests); `rtnetlink()` sends them and reads the kernel's answers.
  */
 import { isIPv4 } from 'node:net';
-import { SysError, check, perThread, type KoffiModule } from './libc.js';
-import { AF_INET, AF_INET6, encodeSockaddr, SOCK_CLOEXEC } from './socket.js';
+import { SysError, check } from './libc.js';
+import { relayCalls } from './relay-io.js';
+import { AF_INET, AF_INET6, encodeSockaddr, SOCK_CLOEXEC, socketCalls } from './socket.js';
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
@@ -103,37 +104,23 @@ export function answerErrno(answer: Buffer, seq: number): number | undefined {
   return error === 0 ? 0 : -error;
 }
 
-interface NetlinkCalls {
-  readonly koffi: KoffiModule;
-  socket(domain: number, type: number, protocol: number): number;
-  send(fd: number, buf: Buffer, len: number, flags: number): number;
-  recv(fd: number, buf: Buffer, len: number, flags: number): number;
-  close(fd: number): number;
-}
-
-const netlinkCalls = perThread<NetlinkCalls>(({ koffi, lib }) => ({
-  koffi,
-  socket: lib.func('int socket(int, int, int)'),
-  send: lib.func('intptr_t send(int, void *, size_t, int)'),
-  recv: lib.func('intptr_t recv(int, _Out_ void *, size_t, int)'),
-  close: lib.func('int close(int)'),
-}));
-
 /**
  * Send each request (`what` names it in errors) and wait for its ACK, in order, in the calling thread's
  * network namespace. Throws a SysError for the first one the kernel refuses; false without native calls.
  */
 export function rtnetlink(requests: Array<{ what: string; build(seq: number): Buffer }>): boolean {
-  const c = netlinkCalls();
-  if (!c) return false;
+  const c = socketCalls();
+  const io = relayCalls();
+  if (!c || !io) return false;
   const fd = check(c.koffi, 'socket(AF_NETLINK)', c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
   const answer = Buffer.alloc(8192);
   try {
     requests.forEach(({ what, build }, i) => {
       const msg = build(i + 1);
-      check(c.koffi, what, c.send(fd, msg, msg.length, 0));
+      // On a netlink socket, write and read are send and recv: one message each.
+      check(c.koffi, what, io.write(fd, msg, msg.length));
       for (;;) {
-        const n = check(c.koffi, what, c.recv(fd, answer, answer.length, 0));
+        const n = check(c.koffi, what, io.read(fd, answer, answer.length));
         const errno = answerErrno(answer.subarray(0, n), i + 1);
         if (errno === undefined) continue;
         if (errno !== 0) throw new SysError(what, errno);
