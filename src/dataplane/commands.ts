@@ -1,5 +1,6 @@
 /** Messages between the relay engine (the agent's main thread) and its worker threads. */
 import type { MessagePort } from 'node:worker_threads';
+import type { ConnectionState } from './tcp-relay.js';
 
 /** Where a forward's connections or datagrams go inside the namespace. */
 export interface Target {
@@ -12,6 +13,8 @@ export type WorkerCommand =
   | { op: 'tcp'; id: number; fd: number; target: Target; sourceIp: boolean }
   /** Serve datagrams arriving on `fd` (a bound host socket): one flow per client, toward `target`. */
   | { op: 'udp'; id: number; fd: number; target: Target }
+  /** Carry on TCP connections of forward `id` that the starter held (sent after its `tcp` command). */
+  | { op: 'adopt'; id: number; connections: ConnectionState[] }
   /** Stop using forward `id`'s socket and close its connections; the engine closes the socket itself. */
   | { op: 'drop'; id: number };
 

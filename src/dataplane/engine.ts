@@ -86,8 +86,8 @@ export class RelayEngine {
   }
 
   /**
-   * A worker that runs takes up the TCP forwards (and the first one the queued UDP ports); the starter stops
-   * accepting. Unawaited: the forwards are already served.
+   * A worker that runs takes up the TCP forwards (and the first one the queued UDP ports); the first also
+   * adopts the starter's connections, and the starter stops. Unawaited: the forwards are already served.
    */
   private join(w: RelayWorker): void {
     this.workers.push(w);
@@ -99,7 +99,7 @@ export class RelayEngine {
       });
     }
     this.queuedUdp.clear();
-    this.starter.handOver();
+    for (const [id, connections] of this.starter.handOver()) if (connections.length > 0) this.tell(w, { op: 'adopt', id, connections });
     if (this.tcpForwards.size > 0) this.startTheOthers();
   }
 

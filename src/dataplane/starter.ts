@@ -1,13 +1,13 @@
 /**
  * The relay in the main thread while the first worker thread boots (100 ms or more on a busy machine,
  * longer than the rest of the child's start): the same TCP relay on a loop polled every millisecond, so
- * the first connections to a published port are served as soon as COMMAND listens. Once a worker runs,
- * the starter stops accepting; the connections it holds stay until they end, then it stops polling.
- * UDP waits for the workers (datagrams wait in the socket's queue meanwhile).
+ * the first connections to a published port are served as soon as COMMAND listens. When a worker runs,
+ * the starter hands it the connections it holds, where they stand, and stops: nothing polls after that,
+ * however long those connections live. UDP waits for the workers (datagrams wait in the socket's queue).
  */
 import { Loop } from './loop.js';
 import { PipePool } from './pipe-pool.js';
-import { TcpForward } from './tcp-relay.js';
+import { TcpForward, type ConnectionState } from './tcp-relay.js';
 import type { WorkerCommand } from './commands.js';
 
 const POLL_MS = 1;
@@ -16,13 +16,8 @@ export class Starter {
   private readonly loop = new Loop();
   private readonly pipes = new PipePool(this.loop);
   private readonly forwards = new Map<number, TcpForward>();
-  private poller: NodeJS.Timeout | undefined;
-  private handedOver = false;
-
-  constructor() {
-    // Unreferenced: the relay never keeps the process alive, it ends with COMMAND.
-    this.poller = setInterval(() => this.tick(), POLL_MS).unref();
-  }
+  // Unreferenced: the relay never keeps the process alive, it ends with COMMAND.
+  private readonly poller = setInterval(() => this.loop.poll(), POLL_MS).unref();
 
   addTcp(cmd: Extract<WorkerCommand, { op: 'tcp' }>): void {
     this.forwards.set(cmd.id, new TcpForward(this.loop, this.pipes, cmd.fd, cmd.target, cmd.sourceIp));
@@ -32,24 +27,17 @@ export class Starter {
   drop(id: number): void {
     this.forwards.get(id)?.drop();
     this.forwards.delete(id);
-    this.tick();
   }
 
-  /** The workers accept from now on. */
-  handOver(): void {
-    if (this.handedOver) return;
-    this.handedOver = true;
-    for (const forward of this.forwards.values()) forward.stopAccepting();
-    this.tick();
-  }
-
-  private tick(): void {
-    if (!this.poller) return;
-    this.loop.poll();
-    if (!this.handedOver) return;
-    for (const forward of this.forwards.values()) if (forward.connections.size > 0) return;
+  /**
+   * A worker runs: stop, and return the connections held here by forward id, for the worker to adopt
+   * (TcpForward.adopt). The pipes that carry bytes go with them; the idle ones are closed.
+   */
+  handOver(): Array<[number, ConnectionState[]]> {
     clearInterval(this.poller);
-    this.poller = undefined;
+    const held = [...this.forwards].map(([id, forward]): [number, ConnectionState[]] => [id, forward.release()]);
+    this.forwards.clear();
     this.pipes.closeIdle();
+    return held;
   }
 }

@@ -74,7 +74,7 @@ export class TcpForward {
       this.clientAddrLen.writeUInt32LE(28);
       const fd = sock.accept4(this.fd, this.clientAddr, this.clientAddrLen, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd >= 0) {
-        new TcpConnection(this, fd, this.clientAddr);
+        TcpConnection.dial(this, fd, this.clientAddr);
         continue;
       }
       const errno = sock.errno();
@@ -96,46 +96,107 @@ export class TcpForward {
     for (const c of [...this.connections]) c.close();
   }
 
+  /** Stop accepting and let go of every connection, for another loop's forward to adopt. */
+  release(): ConnectionState[] {
+    this.stopAccepting();
+    const states = [...this.connections].map((c) => c.release());
+    this.connections.clear();
+    return states;
+  }
+
+  /** Carry on connections released by another loop, where they stood. */
+  adopt(states: ConnectionState[]): void {
+    for (const state of states) new TcpConnection(this, state);
+  }
+
   private rest(): void {
     this.loop.remove(this.fd);
     this.loop.after(FD_EXHAUSTED_PAUSE_MS, () => this.accepting && this.loop.add(this.fd, EPOLLIN | EPOLLEXCLUSIVE, this));
   }
 }
 
-/** One way of a connection: bytes read from `from` sit in `pipe` (`pending` of them) until written to `to`. */
-class Direction {
-  pipe: Pipe | null = null;
-  pending = 0;
-  eof = false;
-  done = false;
-  constructor(readonly from: number, readonly to: number) {}
+/** Where one way of a connection stands: bytes read and not yet written sit in `pipe` (`pending` of them). */
+interface DirectionState {
+  pipe: Pipe | null;
+  pending: number;
+  /** The reading side has ended. */
+  eof: boolean;
+  /** ...and that end was passed on (shutdown of the writing side). */
+  done: boolean;
 }
 
+/** A connection as one loop lets go of it and another adopts it (plain data: it crosses threads). */
+export interface ConnectionState {
+  client: number;
+  up: number;
+  connecting: boolean;
+  toServer: DirectionState;
+  toClient: DirectionState;
+}
+
+/** One way of a connection, from socket `from` to socket `to`. */
+class Direction implements DirectionState {
+  pipe: Pipe | null;
+  pending: number;
+  eof: boolean;
+  done: boolean;
+  constructor(readonly from: number, readonly to: number, state: DirectionState) {
+    ({ pipe: this.pipe, pending: this.pending, eof: this.eof, done: this.done } = state);
+  }
+
+  state(): DirectionState {
+    return { pipe: this.pipe, pending: this.pending, eof: this.eof, done: this.done };
+  }
+}
+
+const FRESH: DirectionState = { pipe: null, pending: 0, eof: false, done: false };
+
 class TcpConnection {
+  private readonly client: number;
   private readonly up: number;
-  private connecting = true;
+  private connecting: boolean;
   private closed = false;
   private readonly toServer: Direction;
   private readonly toClient: Direction;
   private connectTimer: ReturnType<Loop['after']> | undefined;
 
-  constructor(private readonly forward: TcpForward, private readonly client: number, clientAddr: Buffer) {
-    const { loop, targetFamily, targetAddr } = forward;
-    const { sock } = loop;
-    this.up = sock.socket(targetFamily, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    this.toServer = new Direction(client, this.up);
-    this.toClient = new Direction(this.up, client);
-    if (this.up < 0) {
+  /** A connection just accepted on `client`: dial the target inside. */
+  static dial(forward: TcpForward, client: number, clientAddr: Buffer): void {
+    const { sock } = forward.loop;
+    const up = sock.socket(forward.targetFamily, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (up < 0) {
       closeWithReset(sock, client);
       return;
     }
+    const c = new TcpConnection(forward, { client, up, connecting: true, toServer: FRESH, toClient: FRESH });
+    if (forward.sourceIp) c.bindToClientAddress(clientAddr);
+    if (sock.connect(up, forward.targetAddr, forward.targetAddr.length) === 0) c.open();
+    else if (sock.errno() !== EINPROGRESS) c.abort();
+  }
+
+  /**
+   * Also how a connection released by another loop is adopted. Adding its sockets to this epoll set reports
+   * what is ready now, so the edges the other loop had not acted on come again; a connect still under way
+   * gets a full timeout here.
+   */
+  constructor(private readonly forward: TcpForward, state: ConnectionState) {
+    ({ client: this.client, up: this.up, connecting: this.connecting } = state);
+    this.toServer = new Direction(this.client, this.up, state.toServer);
+    this.toClient = new Direction(this.up, this.client, state.toClient);
     forward.connections.add(this);
-    loop.add(this.up, WATCH, this);
-    loop.add(client, WATCH, this);
-    if (forward.sourceIp) this.bindToClientAddress(clientAddr);
-    if (sock.connect(this.up, targetAddr, targetAddr.length) === 0) this.open();
-    else if (sock.errno() !== EINPROGRESS) this.abort();
-    else this.connectTimer = loop.after(CONNECT_TIMEOUT_MS, () => this.abort());
+    forward.loop.add(this.up, WATCH, this);
+    forward.loop.add(this.client, WATCH, this);
+    if (this.connecting) this.connectTimer = forward.loop.after(CONNECT_TIMEOUT_MS, () => this.abort());
+  }
+
+  /** Leave this loop (see TcpForward.release); a turn it had deferred here finds it closed. */
+  release(): ConnectionState {
+    const { loop } = this.forward;
+    if (this.connectTimer) loop.cancel(this.connectTimer);
+    loop.remove(this.client);
+    loop.remove(this.up);
+    this.closed = true;
+    return { client: this.client, up: this.up, connecting: this.connecting, toServer: this.toServer.state(), toClient: this.toClient.state() };
   }
 
   onEvents(fd: number, events: number): void {

@@ -16,6 +16,7 @@ const wakeFd = loop.serve(commands, stopFd, (msg) => {
   try {
     if (cmd.op === 'tcp') forwards.set(cmd.id, new TcpForward(loop, pipes, cmd.fd, cmd.target, cmd.sourceIp));
     else if (cmd.op === 'udp') forwards.set(cmd.id, new UdpForward(loop, cmd.fd, cmd.target));
+    else if (cmd.op === 'adopt') (forwards.get(cmd.id) as TcpForward).adopt(cmd.connections);
     else {
       forwards.get(cmd.id)?.drop();
       forwards.delete(cmd.id);

@@ -1,6 +1,6 @@
 /**
  * The relay's starter (src/dataplane/starter.ts) with real sockets on host loopback: it relays while no
- * worker runs, keeps the connections it holds after the hand-over, and accepts no new ones then.
+ * worker runs; at the hand-over its connections, bytes in flight included, move to a worker's loop.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -8,7 +8,10 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Loop } from '../../src/dataplane/loop.js';
+import { PipePool } from '../../src/dataplane/pipe-pool.js';
 import { Starter } from '../../src/dataplane/starter.js';
+import { TcpForward } from '../../src/dataplane/tcp-relay.js';
 import { openHostSocket } from '../../src/port/drivers/builtin/host-socket.js';
 import { socketCalls } from '../../src/sys/socket.js';
 
@@ -59,39 +62,70 @@ function boundPort(fd: number): number {
   return addr.readUInt16BE(2);
 }
 
-test('starter: relays before the hand-over, keeps its connection after it, and accepts no new one', { timeout: 20_000 }, async (t) => {
+/** Read `size` bytes from a paused socket once it flows again. */
+function readAll(socket: Socket, size: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const got: Buffer[] = [];
+    let n = 0;
+    socket.on('data', (chunk: Buffer) => {
+      got.push(chunk);
+      n += chunk.length;
+      if (n >= size) resolve(Buffer.concat(got));
+    });
+    socket.once('error', reject);
+  });
+}
+
+test('starter: relays before the hand-over, then hands its connection over mid-transfer and stops', { timeout: 20_000 }, async (t) => {
   const c = socketCalls();
   assert.ok(c, 'koffi loads on this machine');
   const echo: Server = createServer((s) => s.pipe(s));
   await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
   t.after(() => echo.close());
+  const target = { ip: '127.0.0.1', port: (echo.address() as AddressInfo).port };
   const pipesBefore = pipeFds();
   const fd = openHostSocket(c, { parentIP: '127.0.0.1', parentPort: 0, childPort: 0, proto: 'tcp' }, 'tcp');
+  t.after(() => c.close(fd));
   const hostPort = boundPort(fd);
   const starter = new Starter();
-  starter.addTcp({ op: 'tcp', id: 1, fd, target: { ip: '127.0.0.1', port: (echo.address() as AddressInfo).port }, sourceIp: false });
-  t.after(() => {
-    starter.drop(1);
-    c.close(fd);
-  });
+  starter.addTcp({ op: 'tcp', id: 1, fd, target, sourceIp: false });
 
   const early = await connected(hostPort);
+  t.after(() => early.destroy());
   const first = randomBytes(4 << 20);
   assert.equal(sha(await exchange(early, first)), sha(first), 'relayed before the hand-over');
 
-  starter.handOver();
-  const second = randomBytes(4 << 20);
-  assert.equal(sha(await exchange(early, second)), sha(second), 'the same connection after the hand-over');
+  // The client stops reading while it sends: the echo backs up until bytes wait in the relay's pipes.
+  early.pause();
+  const second = randomBytes(32 << 20);
+  const echoed = readAll(early, second.length);
+  early.write(second);
+  await sleep(300);
+  const held = starter.handOver();
+  assert.equal(held.length, 1);
+  const [id, connections] = held[0]!;
+  assert.equal(id, 1);
+  assert.equal(connections.length, 1);
+  const [state] = connections;
+  assert.ok(state!.toClient.pending + state!.toServer.pending > 0, 'handed over with bytes in flight');
 
-  // A new connection waits in the listen queue for a worker: nothing answers it here.
+  // A worker's side: its own loop and forward on the same listening socket. Not polled yet.
+  const loop = new Loop();
+  const pipes = new PipePool(loop);
+  const forward = new TcpForward(loop, pipes, fd, target, false);
+  forward.adopt(connections);
+  early.resume();
+  const stalled = await Promise.race([echoed.then(() => 'done'), sleep(300, 'stalled')]);
+  assert.equal(stalled, 'stalled', 'the starter relays nothing after the hand-over');
+
+  const poller = setInterval(() => loop.poll(), 1);
+  t.after(() => clearInterval(poller));
+  assert.equal(sha((await echoed).subarray(0, second.length)), sha(second), 'the adopting loop carried on where the starter stood');
   const late = await connected(hostPort);
-  const unanswered = await Promise.race([exchange(late, Buffer.from('ping')).then(() => 'answered'), sleep(300, 'waiting')]);
-  assert.equal(unanswered, 'waiting');
-  late.destroy();
+  assert.equal((await exchange(late, Buffer.from('ping'))).toString(), 'ping', 'the adopting loop accepts the new connections');
 
-  // Its last connection gone, the starter stops and closes the pipes it kept.
-  early.end();
-  await new Promise((resolve) => early.once('close', resolve));
-  await sleep(50);
-  assert.equal(pipeFds(), pipesBefore, 'no pipe left open');
+  late.destroy();
+  forward.drop();
+  pipes.closeIdle();
+  assert.equal(pipeFds(), pipesBefore, 'no pipe left open: the ones handed over came back to the adopting pool');
 });
