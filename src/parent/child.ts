@@ -63,8 +63,10 @@ export class Child extends SocketRequests {
    * `mapIds` to write its id maps, and only then execs node: a program exec'd as uid 0 of the namespace
    * gets full capabilities there, one exec'd before its maps exist gets none. Resolves once the maps are
    * written: the namespaces exist, so a network helper may join them while node starts in the child.
+   * `idMaps` makes the writer, whose sub-id lookups spawn tools: called after unshare is spawned, so that
+   * they run while the gate starts instead of before it.
    */
-  static start(options: LaunchOptions, mapIds: (pid: number) => Promise<void>, bypass?: FdChannel): Promise<Child> {
+  static start(options: LaunchOptions, idMaps: () => (pid: number) => Promise<void>, bypass?: FdChannel): Promise<Child> {
     const gateScript = GATE + (reaps(options) ? REAP_CHILD : EXEC_CHILD);
     // The builtin driver's relay runs in the child, unless the network namespace is detached (then in the dialer).
     const relay = options.portDriver === 'builtin' && !options.detachNetns ? openFdChannel() : null;
@@ -75,6 +77,7 @@ export class Child extends SocketRequests {
       env: { ...process.env, ...channel?.env },
     });
     channel?.closeChildEnd();
+    const mapIds = idMaps();
     const gate = proc.stdio[4] as Duplex;
     return new Promise((resolve, reject) => {
       const failed = (err: NodeJS.ErrnoException) =>

@@ -70,8 +70,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     const bypassDriver = options.portDriver === 'bypass' ? await import('../port/drivers/bypass/parent.js') : undefined;
     const bypass = bypassDriver?.openBypassChannel();
     if (bypass) cleanup.push(() => bypassDriver!.closeBypassChannel(bypass));
-    const mapIds = idMapWriter(options.subidSource, log.warn);
-    const starting = Child.start(options, mapIds, bypass);
+    const starting = Child.start(options, () => idMapWriter(options.subidSource, log.warn), bypass);
     // What is needed only once the child runs loads meanwhile (node starting in the child takes longer).
     const helpers = Promise.all([import('../network/driver.js'), import('./dialer.js')]);
     const services = Promise.all([import('../api/server.js'), import('../port/manager.js'), import('../port/drivers/index.js')]);
