@@ -8,11 +8,9 @@ import { check, native, perThread, type KoffiModule } from './libc.js';
 
 export const SPLICE_F_MOVE = 1;
 export const SPLICE_F_NONBLOCK = 2;
-export const SPLICE_F_MORE = 4;
 export const F_SETPIPE_SZ = 1031;
 export const EPOLL_CTL_ADD = 1;
 export const EPOLL_CTL_DEL = 2;
-export const EPOLL_CTL_MOD = 3;
 export const EPOLLIN = 0x1;
 export const EPOLLOUT = 0x4;
 export const EPOLLERR = 0x8;
