@@ -10,7 +10,11 @@ function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const req = get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: ATTEMPT_TIMEOUT_MS }, (res) => {
       res.resume();
-      res.on('end', () => resolve(res.statusCode === 200));
+      res.on('end', () => {
+        resolve(res.statusCode === 200);
+        // Closed now: Node would leave it half-closed (CLOSE_WAIT), held by the forwarder for the whole run.
+        req.destroy();
+      });
       res.on('error', () => resolve(false));
     });
     req.on('timeout', () => req.destroy());
