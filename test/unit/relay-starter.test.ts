@@ -97,7 +97,7 @@ test('starter: relays before the hand-over, then hands its connection over mid-t
 
   // The client stops reading while it sends: the echo backs up until bytes wait in the relay's pipes.
   early.pause();
-  const second = randomBytes(32 << 20);
+  const second = randomBytes(64 << 20); // more than every socket buffer on the way can hold
   const echoed = readAll(early, second.length);
   early.write(second);
   await sleep(300);
