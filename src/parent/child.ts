@@ -60,11 +60,11 @@ export class Child extends SocketRequests {
 
   /**
    * Start the child in its namespaces. `unshare` runs a tiny shell gate that says it is there, waits for
-   * `mapIds` to write its id maps, and only then execs node: a program exec'd as uid 0 of the namespace
-   * gets full capabilities there, one exec'd before its maps exist gets none. Resolves once the maps are
+   * its id maps to be written, and only then execs node: a program exec'd as uid 0 of the namespace gets
+   * full capabilities there, one exec'd before its maps exist gets none. Resolves once the maps are
    * written: the namespaces exist, so a network helper may join them while node starts in the child.
-   * `idMaps` makes the writer, whose sub-id lookups spawn tools: called after unshare is spawned, so that
-   * they run while the gate starts instead of before it.
+   * `idMaps` makes the map writer, whose sub-id lookups spawn tools: it is called once unshare is spawned,
+   * so that they run while the gate starts instead of before it.
    */
   static start(options: LaunchOptions, idMaps: () => (pid: number) => Promise<void>, bypass?: FdChannel): Promise<Child> {
     const gateScript = GATE + (reaps(options) ? REAP_CHILD : EXEC_CHILD);
