@@ -8,6 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../../src/api/client.js';
 import { exchange, probe, udpAsk } from './clients.js';
 import { asUser, fixture, freePort, hostListeners, nsgate, NSGATECTL, type Proc, runNsgate, sha256, startAsUser, userEnv, userTempDir } from './harness.js';
+import { describePeer, NO_PEER, referencePeer } from './peers.js';
+
+const peer = referencePeer();
 
 describe('builtin driver', () => {
   let p: Proc;
@@ -132,10 +135,11 @@ describe('builtin driver', () => {
     await assert.rejects(api.addPort({ proto: 'sctp', parentIP: '127.0.0.1', parentPort: await freePort(), childPort: 80 }), /sctp is not supported by the builtin driver/);
   });
 
-  test('the Go rootlessctl drives nsgate\'s api.sock', async () => {
+  test('the Go rootlessctl drives nsgate\'s api.sock', { skip: peer ? false : NO_PEER }, async (t) => {
+    t.diagnostic(`rootlessctl of ${describePeer(peer!)}`);
     const port = await freePort();
     const ctl = (...args: string[]) => {
-      const [cmd, argv] = asUser('rootlessctl', [`--socket=${dir}/state/api.sock`, ...args]);
+      const [cmd, argv] = asUser(peer!.rootlessctl, [`--socket=${dir}/state/api.sock`, ...args]);
       return spawnSync(cmd, argv, { encoding: 'utf8', env: userEnv() });
     };
     const add = ctl('add-ports', `127.0.0.1:${port}:8080/tcp`);
@@ -183,12 +187,12 @@ describe('-p failures stop nsgate before COMMAND runs, leaving nothing behind', 
   });
 });
 
-describe('nsgatectl drives a real RootlessKit', () => {
+describe('nsgatectl drives a real RootlessKit', { skip: peer ? false : NO_PEER }, () => {
   let rk: Proc;
   let dir: string;
   before(async () => {
     dir = userTempDir();
-    rk = startAsUser('rootlesskit', [`--state-dir=${dir}/rk`, '--net=slirp4netns', '--port-driver=builtin', '--', ...fixture('http,8080,0.0.0.0')]);
+    rk = startAsUser(peer!.rootlesskit, [`--state-dir=${dir}/rk`, '--net=slirp4netns', '--port-driver=builtin', '--', ...fixture('http,8080,0.0.0.0')]);
     await rk.waitFor(/ready/, 20_000);
   });
   after(async () => {
@@ -197,7 +201,8 @@ describe('nsgatectl drives a real RootlessKit', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('add-ports, list-ports, info, remove-ports', async () => {
+  test('add-ports, list-ports, info, remove-ports', async (t) => {
+    t.diagnostic(`against ${describePeer(peer!)}`);
     const port = await freePort();
     const ctl = (...args: string[]) => {
       const [cmd, argv] = asUser(process.execPath, [NSGATECTL, `--socket=${dir}/rk/api.sock`, ...args]);

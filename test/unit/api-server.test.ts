@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -12,8 +11,10 @@ import { startApiServer, type ApiServer, type ApiServerOptions } from '../../src
 import { API_VERSION, type ApiInfo, type PortService } from '../../src/api/types.js';
 import { UserError } from '../../src/errors.js';
 import type { PortSpec, PortStatus } from '../../src/port/types.js';
+import { describePeer, NO_PEER, referencePeer } from '../e2e/peers.js';
 
-const ROOTLESSCTL = '/usr/bin/rootlessctl';
+/** The reference RootlessKit's rootlessctl (test/e2e/peers.ts). */
+const PEER = referencePeer();
 
 /** An in-memory port service with RootlessKit's messages; `failure` makes the next call throw it. */
 class FakePorts implements PortService {
@@ -320,10 +321,10 @@ describe('API server without a port driver', () => {
   });
 });
 
-describe('the real rootlessctl against our server', { skip: existsSync(ROOTLESSCTL) ? false : `${ROOTLESSCTL} is not installed` }, () => {
+describe('the real rootlessctl against our server', { skip: PEER ? false : NO_PEER }, () => {
   const rootlessctl = async (socketPath: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
     try {
-      const { stdout, stderr } = await promisify(execFile)(ROOTLESSCTL, ['--socket', socketPath, ...args]);
+      const { stdout, stderr } = await promisify(execFile)(PEER!.rootlessctl, ['--socket', socketPath, ...args]);
       return { code: 0, stdout, stderr };
     } catch (err) {
       const { code, stdout, stderr } = err as { code: number; stdout: string; stderr: string };
@@ -331,7 +332,8 @@ describe('the real rootlessctl against our server', { skip: existsSync(ROOTLESSC
     }
   };
 
-  test('add-ports, list-ports, remove-ports, info, and errors', async () => {
+  test('add-ports, list-ports, remove-ports, info, and errors', async (t) => {
+    t.diagnostic(`rootlessctl of ${describePeer(PEER!)}`);
     await withServer({ info: () => INFO, ports: new FakePorts() }, async (socketPath) => {
       const run = (...args: string[]) => rootlessctl(socketPath, ...args);
       assert.deepEqual(await run('add-ports', '127.0.0.1:8080:80/tcp', '[::1]:8443:[::1]:443/tcp6'), { code: 0, stdout: '1\n2\n', stderr: '' });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { link, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +12,10 @@ import { main, parseArgs, resolveSocket, type Invocation } from '../../src/cli/n
 import { UserError } from '../../src/errors.js';
 import type { PortSpec } from '../../src/port/types.js';
 import { VERSION } from '../../src/version.js';
+import { describePeer, NO_PEER, referencePeer } from '../e2e/peers.js';
 
-const ROOTLESSCTL = '/usr/bin/rootlessctl';
+/** The reference RootlessKit's rootlessctl (test/e2e/peers.ts). */
+const PEER = referencePeer();
 const NSGATECTL = fileURLToPath(new URL('../../src/cli/nsgatectl.js', import.meta.url));
 
 const INFO: ApiInfo = {
@@ -222,8 +223,9 @@ describe('main', () => {
   });
 });
 
-describe('nsgatectl prints the same bytes as rootlessctl', { skip: existsSync(ROOTLESSCTL) ? false : `${ROOTLESSCTL} is not installed` }, () => {
-  test('the same commands against two identical servers', async () => {
+describe('nsgatectl prints the same bytes as rootlessctl', { skip: PEER ? false : NO_PEER }, () => {
+  test('the same commands against two identical servers', async (t) => {
+    t.diagnostic(`rootlessctl of ${describePeer(PEER!)}`);
     await withServer((oursSocket) =>
       withServer(async (theirsSocket) => {
         const commands = [
@@ -240,7 +242,7 @@ describe('nsgatectl prints the same bytes as rootlessctl', { skip: existsSync(RO
           ['list-ports'],
         ];
         for (const args of commands) {
-          const theirs = await execResult(ROOTLESSCTL, ['--socket', theirsSocket, ...args]);
+          const theirs = await execResult(PEER!.rootlessctl, ['--socket', theirsSocket, ...args]);
           const ours = await nsgatectl(['--socket', oursSocket, ...args]);
           assert.deepEqual(ours, theirs, args.join(' '));
         }
