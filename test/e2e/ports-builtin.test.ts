@@ -8,9 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../../src/api/client.js';
 import { exchange, probe, udpAsk } from './clients.js';
 import { asUser, fixture, freePort, hostListeners, nsgate, NSGATECTL, type Proc, runNsgate, sha256, startAsUser, userEnv, userTempDir } from './harness.js';
-import { describePeer, NO_PEER, referencePeer } from './peers.js';
+import { describePeer, newestPeer, NO_PEER, type Peer, referencePeer } from './peers.js';
 
-const peer = referencePeer();
+/** The interop peers: the reference RootlessKit, and the newest v3 when it was built. */
+const PEERS = [referencePeer(), newestPeer()].filter((peer): peer is Peer => peer !== undefined);
+if (PEERS.length === 0) test('the Go rootlessctl against nsgate, nsgatectl against RootlessKit', { skip: NO_PEER }, () => {});
 
 describe('builtin driver', () => {
   let p: Proc;
@@ -135,25 +137,27 @@ describe('builtin driver', () => {
     await assert.rejects(api.addPort({ proto: 'sctp', parentIP: '127.0.0.1', parentPort: await freePort(), childPort: 80 }), /sctp is not supported by the builtin driver/);
   });
 
-  test('the Go rootlessctl drives nsgate\'s api.sock', { skip: peer ? false : NO_PEER }, async (t) => {
-    t.diagnostic(`rootlessctl of ${describePeer(peer!)}`);
-    const port = await freePort();
-    const ctl = (...args: string[]) => {
-      const [cmd, argv] = asUser(peer!.rootlessctl, [`--socket=${dir}/state/api.sock`, ...args]);
-      return spawnSync(cmd, argv, { encoding: 'utf8', env: userEnv() });
-    };
-    const add = ctl('add-ports', `127.0.0.1:${port}:8080/tcp`);
-    assert.equal(add.status, 0, add.stderr);
-    const id = add.stdout.trim();
-    assert.match(id, /^\d+$/);
-    const r = spawnSync('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
-    assert.equal(r.stdout, 'hello from nsgate\n');
-    const list = ctl('list-ports');
-    assert.match(list.stdout, new RegExp(`^${id}\\s+tcp\\s+127\\.0\\.0\\.1\\s+${port}\\s+8080\\s*$`, 'm'));
-    assert.equal(ctl('remove-ports', id).stdout.trim(), id);
-    const info = ctl('info', '--json');
-    assert.equal(JSON.parse(info.stdout).portDriver.driver, 'builtin');
-  });
+  for (const peer of PEERS) {
+    test(`the Go rootlessctl of RootlessKit ${peer.version} drives nsgate's api.sock`, async (t) => {
+      t.diagnostic(`rootlessctl of ${describePeer(peer)}`);
+      const port = await freePort();
+      const ctl = (...args: string[]) => {
+        const [cmd, argv] = asUser(peer.rootlessctl, [`--socket=${dir}/state/api.sock`, ...args]);
+        return spawnSync(cmd, argv, { encoding: 'utf8', env: userEnv() });
+      };
+      const add = ctl('add-ports', `127.0.0.1:${port}:8080/tcp`);
+      assert.equal(add.status, 0, add.stderr);
+      const id = add.stdout.trim();
+      assert.match(id, /^\d+$/);
+      const r = spawnSync('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+      assert.equal(r.stdout, 'hello from nsgate\n');
+      const list = ctl('list-ports');
+      assert.match(list.stdout, new RegExp(`^${id}\\s+tcp\\s+127\\.0\\.0\\.1\\s+${port}\\s+8080\\s*$`, 'm'));
+      assert.equal(ctl('remove-ports', id).stdout.trim(), id);
+      const info = ctl('info', '--json');
+      assert.equal(JSON.parse(info.stdout).portDriver.driver, 'builtin');
+    });
+  }
 });
 
 describe('-p failures stop nsgate before COMMAND runs, leaving nothing behind', () => {
@@ -187,34 +191,36 @@ describe('-p failures stop nsgate before COMMAND runs, leaving nothing behind', 
   });
 });
 
-describe('nsgatectl drives a real RootlessKit', { skip: peer ? false : NO_PEER }, () => {
-  let rk: Proc;
-  let dir: string;
-  before(async () => {
-    dir = userTempDir();
-    rk = startAsUser(peer!.rootlesskit, [`--state-dir=${dir}/rk`, '--net=slirp4netns', '--port-driver=builtin', '--', ...fixture('http,8080,0.0.0.0')]);
-    await rk.waitFor(/ready/, 20_000);
-  });
-  after(async () => {
-    rk.kill();
-    await rk.exited();
-    rmSync(dir, { recursive: true, force: true });
-  });
+for (const peer of PEERS) {
+  describe(`nsgatectl drives RootlessKit ${peer.version}`, () => {
+    let rk: Proc;
+    let dir: string;
+    before(async () => {
+      dir = userTempDir();
+      rk = startAsUser(peer.rootlesskit, [`--state-dir=${dir}/rk`, '--net=slirp4netns', '--port-driver=builtin', '--', ...fixture('http,8080,0.0.0.0')]);
+      await rk.waitFor(/ready/, 20_000);
+    });
+    after(async () => {
+      rk.kill();
+      await rk.exited();
+      rmSync(dir, { recursive: true, force: true });
+    });
 
-  test('add-ports, list-ports, info, remove-ports', async (t) => {
-    t.diagnostic(`against ${describePeer(peer!)}`);
-    const port = await freePort();
-    const ctl = (...args: string[]) => {
-      const [cmd, argv] = asUser(process.execPath, [NSGATECTL, `--socket=${dir}/rk/api.sock`, ...args]);
-      return spawnSync(cmd, argv, { encoding: 'utf8', env: userEnv() });
-    };
-    const add = ctl('add-ports', `127.0.0.1:${port}:8080/tcp`);
-    assert.equal(add.status, 0, add.stderr);
-    const id = add.stdout.trim();
-    const r = spawnSync('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
-    assert.equal(r.stdout, 'hello from nsgate\n');
-    assert.match(ctl('list-ports').stdout, new RegExp(`^${id}\\s+tcp\\s+127\\.0\\.0\\.1\\s+${port}\\s+8080`, 'm'));
-    assert.match(ctl('info').stdout, /builtin/);
-    assert.equal(ctl('remove-ports', id).stdout.trim(), id);
+    test('add-ports, list-ports, info, remove-ports', async (t) => {
+      t.diagnostic(`against ${describePeer(peer)}`);
+      const port = await freePort();
+      const ctl = (...args: string[]) => {
+        const [cmd, argv] = asUser(process.execPath, [NSGATECTL, `--socket=${dir}/rk/api.sock`, ...args]);
+        return spawnSync(cmd, argv, { encoding: 'utf8', env: userEnv() });
+      };
+      const add = ctl('add-ports', `127.0.0.1:${port}:8080/tcp`);
+      assert.equal(add.status, 0, add.stderr);
+      const id = add.stdout.trim();
+      const r = spawnSync('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+      assert.equal(r.stdout, 'hello from nsgate\n');
+      assert.match(ctl('list-ports').stdout, new RegExp(`^${id}\\s+tcp\\s+127\\.0\\.0\\.1\\s+${port}\\s+8080`, 'm'));
+      assert.match(ctl('info').stdout, /builtin/);
+      assert.equal(ctl('remove-ports', id).stdout.trim(), id);
+    });
   });
-});
+}
