@@ -172,13 +172,35 @@ export function userProcesses(user = TEST_USER): number[] {
   return out ? out.split('\n').map(Number) : [];
 }
 
+/** Every pid in /proc now. */
+export function allPids(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
+}
+
+/**
+ * Processes other than this one whose environment holds `entry` ("NAME=VALUE"): with a variable set for one
+ * launch, everything it started, daemons that left its tree included. Needs root, or the same user.
+ */
+export function processesWithEnv(entry: string): number[] {
+  return allPids().filter((pid) => {
+    if (pid === process.pid) return false;
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(entry);
+    } catch {
+      return false; // gone meanwhile, or not ours to read
+    }
+  });
+}
+
 /**
  * Every process started by `root`, directly or not: the child, COMMAND and helpers of an nsgate. (Not
  * userProcesses(): other suites may run as the test user at the same time.)
  */
 export function descendants(root: number): number[] {
   const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+  for (const name of allPids()) {
     let stat: string;
     try {
       stat = readFileSync(`/proc/${name}/stat`, 'utf8');
