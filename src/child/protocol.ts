@@ -1,6 +1,6 @@
 /**
  * Messages on the IPC channel between the parent and the child (the node process in the new namespaces).
- * The channel also carries the builtin port driver's connect requests; the answers bring sockets.
+ * Signals do not travel here: the parent sends them to the child's pid, as scripts may too. The channel also carries the builtin port driver's connect requests; the answers bring sockets.
  */
 
 import type { Target } from '../dataplane/commands.js';
@@ -9,9 +9,6 @@ import type { Target } from '../dataplane/commands.js';
 export const FD_CHANNEL_ENV = 'NSGATE_FD_CHANNEL';
 /** The same for --port-driver=bypass, whose channel goes to COMMAND's exec wrapper (the seccomp listener comes back on it). */
 export const BYPASS_CHANNEL_ENV = 'NSGATE_BYPASS_CHANNEL';
-
-/** Signals nsgate passes on to COMMAND (and that therefore must not kill the child itself). */
-export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 /** What the child needs to prepare its namespaces. */
 export interface ChildSetup {
@@ -40,7 +37,6 @@ export interface ChildRun {
 export type ParentMessage =
   | { t: 'setup'; setup: ChildSetup }
   | { t: 'run'; run: ChildRun }
-  | { t: 'signal'; signal: NodeJS.Signals }
   | { t: 'dial'; id: number; host: string; port: number }
   | { t: 'udp'; id: number; family: 4 | 6 }
   /** --port-driver=bypass: a listening TCP socket at host:port inside, for in-namespace clients of a bypassed port. */
@@ -58,7 +54,8 @@ export type ChildMessage =
   | { t: 'ready' }
   | { t: 'failed'; message: string }
   | { t: 'started'; pid: number }
-  | { t: 'exited'; code: number }
+  /** COMMAND ended: nsgate's exit status, and the end in RootlessKit's words (`exit status 42`, `signal: killed`). */
+  | { t: 'exited'; code: number; description: string }
   /** Answer to `dial`, `udp` or `listen`: the socket travels as the message's handle. */
   | { t: 'socket'; id: number }
   | { t: 'socket-error'; id: number; code: string; message: string }

@@ -6,13 +6,13 @@ import { networkArgsFor } from '../port/drivers/implicit.js';
 import { formatPortSpec } from '../port/spec.js';
 import { orList } from '../text.js';
 import { VERSION } from '../version.js';
-import { FORWARDED_SIGNALS } from '../child/protocol.js';
+import { FORWARDED_SIGNALS } from '../forwarded-signals.js';
 import { Child } from './child.js';
 import type { SocketRequests } from './socket-requests.js';
 import { idMapWriter } from './idmap.js';
 import type { Log } from './log.js';
 import { openStateDir } from './state-dir.js';
-import { exitStatus } from '../exit-status.js';
+import { shellStatus } from '../exit-status.js';
 
 
 export const NO_PORTS_MESSAGE = `no port driver is available: nsgate was started with --port-driver=none; start it with ${orList(
@@ -77,8 +77,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     child = await step(starting);
     const running = child;
     cleanup.push(() => running.stop());
-    log.debug(`child ${child.pid} is in its namespaces, with its id maps`);
-    writeFileSync(state.file('child_pid'), `${child.pid}`);
+    log.debug(`child ${child.namespacePid} is in its namespaces, with its id maps`);
     const [{ networkDriver }, { Dialer }] = await step(helpers);
 
     const detached = options.detachNetns ? state.file('netns') : undefined;
@@ -91,7 +90,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     });
     // A detached network namespace must exist before a helper can join it; otherwise both start at once.
     if (detached) await step(setup);
-    const where = { childPid: child.pid, ...(detached ? { detachedNetns: detached } : {}) };
+    const where = { childPid: child.namespacePid, ...(detached ? { detachedNetns: detached } : {}) };
     const netDriver = networkDriver(options.net, networkArgsFor(options));
     // Registered as soon as it runs, so that a failing child setup still stops it.
     const helper = netDriver?.start({ ...where, stateDir: state.path, options, debug: log.debug }).then((helper) => {
@@ -100,6 +99,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     });
     const [network] = await step(Promise.all([helper, setup]));
     log.debug('namespaces set up, network ready');
+    writeFileSync(state.file('child_pid'), `${child.pid}`);
 
     const [{ startApiServer }, { PortManager }, { createPortDriver }] = await step(services);
     let inside: SocketRequests = running;
@@ -137,17 +137,18 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     );
     started = true;
     log.debug('COMMAND started');
-    if (!network) return await child.exited;
-    const outcome = await Promise.race([
-      child.exited.then((status) => ({ status })),
-      network.died.then((reason) => ({ reason })),
-    ]);
-    if ('status' in outcome) return outcome.status;
-    log.error(`${network.info.driver} died: ${outcome.reason}; stopping`);
-    await running.stop();
-    return 1;
+    const helperDied = network?.died.then((reason) => `${network.info.driver} died: ${reason}; stopping`);
+    const outcome = await Promise.race([child.exited, ...(helperDied ? [helperDied] : [])]);
+    if (typeof outcome === 'string') {
+      log.error(outcome);
+      await running.stop();
+      return 1;
+    }
+    // RootlessKit's words for a COMMAND or child that failed (its child and parent each print a line; one is enough).
+    if (outcome.status !== 0) log.error(outcome.of === 'command' ? `command [${options.command.join(' ')}] exited: ${outcome.description}` : `child exited: ${outcome.description}`);
+    return outcome.status;
   } catch (err) {
-    if (err instanceof Interrupted) return exitStatus(null, err.signal);
+    if (err instanceof Interrupted) return shellStatus(null, err.signal);
     throw err;
   } finally {
     await cleanup.run(log);

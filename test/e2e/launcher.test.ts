@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { eventually, FIXTURE, freePort, NSGATE, nsgate, runNsgate, startAsUser, userProcesses, userTempDir } from './harness.js';
+import { descendants, eventually, FIXTURE, freePort, NSGATE, nsgate, running, runNsgate, startAsUser, userProcesses, userTempDir } from './harness.js';
 
 const sh = (script: string) => ['sh', '-c', script];
 
@@ -20,10 +20,21 @@ describe('namespaces and exit codes', () => {
     assert.deepEqual(links, ['lo'], 'only lo in the new namespace');
   });
 
-  test('the exit code is COMMAND\'s: 0, 7, and 128+N for a signal', async () => {
-    assert.equal((await runNsgate(['--net=none', 'true'])).code, 0);
-    assert.equal((await runNsgate(['--net=none', ...sh('exit 7')])).code, 7);
-    assert.equal((await runNsgate(['--net=none', ...sh('kill -TERM $$')])).code, 143);
+  test('the exit code is COMMAND\'s: 0, 7, and 255 for a signal, as RootlessKit; a failure is named as Go names it', async () => {
+    const ok = await runNsgate(['--net=none', 'true']);
+    assert.equal(ok.code, 0);
+    assert.equal(ok.stderr, '');
+    const seven = await runNsgate(['--net=none', ...sh('exit 7')]);
+    assert.equal(seven.code, 7);
+    assert.match(seven.stderr, /^nsgate: error: command \[sh -c exit 7\] exited: exit status 7$/m);
+    for (const [flags, name] of [[[], 'terminated'], [['--pidns'], 'terminated'], [['--pidns', '--reaper=false'], 'terminated']] as const) {
+      const killed = await runNsgate(['--net=none', ...flags, ...sh('kill -TERM $$')]);
+      assert.equal(killed.code, 255, `${flags.join(' ')}: ${killed.stderr}`);
+      assert.match(killed.stderr, new RegExp(`exited: signal: ${name}$`, 'm'));
+    }
+    const usr1 = await runNsgate(['--net=none', ...sh('kill -USR1 $$')]);
+    assert.equal(usr1.code, 255);
+    assert.match(usr1.stderr, /exited: signal: user defined signal 1$/m);
   });
 
   test('--pidns: COMMAND is in a new pid namespace whose orphans are reaped (--reaper=auto), and stdin still reaches it', async () => {
@@ -42,14 +53,35 @@ describe('namespaces and exit codes', () => {
     assert.match(r.stdout, /^Z\s+sleep$/m);
   });
 
-  test('a missing COMMAND binary is a clear error', async () => {
-    const r = await runNsgate(['--net=none', 'no-such-command-xyz']);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /no-such-command-xyz/);
+  test('a COMMAND that cannot be exec\'d fails with status 1 in RootlessKit\'s words', async () => {
+    const missing = await runNsgate(['--net=none', 'no-such-command-xyz']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^nsgate: error: command \[no-such-command-xyz\] exited: exec: "no-such-command-xyz": executable file not found in \$PATH$/m);
+    // A file without `#!`: Go's exec refuses it where execvp would run it as a shell script.
+    const notProgram = await runNsgate(['--net=none', '/etc/hostname']);
+    assert.equal(notProgram.code, 1);
+    assert.match(notProgram.stderr, /exited: fork\/exec \/etc\/hostname: exec format error$/m);
   });
 
-  test('SIGTERM, SIGHUP and SIGUSR1 reach COMMAND', async () => {
-    for (const sig of ['SIGTERM', 'SIGHUP', 'SIGUSR1'] as const) {
+  test('SIGKILL to STATE_DIR/child_pid takes COMMAND down too (RootlessKit sets Pdeathsig): status 255', async () => {
+    const dir = userTempDir();
+    try {
+      const p = nsgate([`--state-dir=${dir}/state`, '--net=none', ...sh('echo ready; exec sleep 1000')]);
+      await p.waitFor(/ready/);
+      const command = descendants(p.pid).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\0' + '1000\0');
+      assert.equal(command.length, 1, 'COMMAND found');
+      process.kill(Number(readFileSync(`${dir}/state/child_pid`, 'utf8')), 'SIGKILL');
+      const exit = await p.exited(5_000);
+      assert.equal(exit.code, 255);
+      assert.match(p.stderr, /^nsgate: error: child exited: signal: killed$/m);
+      await eventually('COMMAND gone', () => !running(command[0]!), 2_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('signals sent to nsgate reach COMMAND', async () => {
+    for (const sig of ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGALRM'] as const) {
       const name = sig.slice(3);
       const p = nsgate(['--net=none', ...sh(`trap 'echo got ${name}; exit 3' ${name}; echo ready; while :; do sleep 0.05; done`)]);
       await p.waitFor(/ready/);
@@ -59,6 +91,26 @@ describe('namespaces and exit codes', () => {
       assert.equal(exit.code, 3, p.stderr);
     }
   });
+
+  // RootlessKit's child forwards what it gets, and scripts stop it with `kill -TERM $(cat STATE_DIR/child_pid)`.
+  for (const flags of [[], ['--pidns'], ['--pidns', '--reaper=false']]) {
+    test(`signals sent to STATE_DIR/child_pid reach COMMAND (${flags.join(' ') || 'no pid namespace'})`, async () => {
+      for (const sig of ['SIGTERM', 'SIGUSR1', 'SIGINT'] as const) {
+        const name = sig.slice(3);
+        const dir = userTempDir();
+        try {
+          const p = nsgate([`--state-dir=${dir}/state`, '--net=none', ...flags, ...sh(`trap 'echo got ${name}; exit 3' ${name}; echo ready; while :; do sleep 0.05; done`)]);
+          await p.waitFor(/ready/);
+          process.kill(Number(readFileSync(`${dir}/state/child_pid`, 'utf8')), sig);
+          const exit = await p.exited(5_000);
+          assert.match(p.stdout, new RegExp(`got ${name}`));
+          assert.equal(exit.code, 3, p.stderr);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    });
+  }
 
   test('Ctrl-C to nsgate\'s whole process group reaches COMMAND and spares the network helper', async () => {
     const p = nsgate(['--net=slirp4netns', ...sh("trap 'echo got INT; exit 3' INT; echo ready; while :; do sleep 0.05; done")], { detached: true });
