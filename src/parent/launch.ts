@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmdirSync, writeFileSync } from 'node:fs';
 import { API_VERSION, type ApiInfo } from '../api/types.js';
 import { namespacePaths } from '../network/namespace-paths.js';
 import { PUBLISHING_PORT_DRIVERS, type LaunchOptions } from '../options.js';
@@ -82,11 +82,17 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     const [{ networkDriver }, { Dialer }] = await step(helpers);
 
     const detached = options.detachNetns ? state.file('netns') : undefined;
+    // Made and removed here, where it never holds a mount (the child's are in its own mount namespace), so
+    // that none is left behind even if the child fails with a mount on it. /tmp cannot be copied up.
+    const spareDir = mkdtempSync('/tmp/nsgate-mnt-');
+    const removeSpareDir = () => existsSync(spareDir) && rmdirSync(spareDir);
+    cleanup.push(removeSpareDir);
+    log.debug(`the child's mounts wait in ${spareDir} while their place is covered`);
     const setup = child.setup({
-      loopback: options.net !== 'host',
+      ownNetns: options.net !== 'host' && !detached,
       ...(detached ? { detachedNetns: detached } : {}),
       copyUp: options.copyUp,
-      scratchDir: state.file('copyup'),
+      spareDir,
       resolvConf: state.file('resolv.conf'),
     });
     // A detached network namespace must exist before a helper can join it; otherwise both start at once.
@@ -99,6 +105,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       return helper;
     });
     const [network] = await step(Promise.all([helper, setup]));
+    removeSpareDir();
     log.debug('namespaces set up, network ready');
 
     const [{ startApiServer }, { PortManager }, { createPortDriver }] = await step(services);
