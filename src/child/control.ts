@@ -10,7 +10,7 @@ import { answerPortRequest } from '../port/drivers/builtin/child.js';
 import { answerListenRequest, spawnFiltered, takeChannel } from '../port/drivers/bypass/child.js';
 import { FORWARDED_SIGNALS, type ChildMessage, type ChildRun, type ChildSetup, type ParentMessage } from './protocol.js';
 import { killLeftovers } from './leftovers.js';
-import { prepareNamespaces, writeResolvConf } from './setup.js';
+import { mountEtcFiles, prepareNamespaces } from './setup.js';
 
 
 let command: ChildProcess | undefined;
@@ -34,7 +34,7 @@ function fail(err: unknown): void {
 }
 
 async function run(req: ChildRun): Promise<void> {
-  if (req.dns) await writeResolvConf(req.dns, setup!.copyUp, setup!.resolvConf);
+  if (req.etcFiles) await mountEtcFiles(req.etcFiles, setup!.copyUp.includes('/etc'));
   const [file, ...args] = req.command;
   command = bypassChannel === undefined ? spawn(file!, args, { stdio: 'inherit', env: req.env }) : spawnFiltered(bypassChannel, req.command, req.env);
   command.once('error', (err) => fail(new Error(`cannot run ${file}: ${err.message}`)));

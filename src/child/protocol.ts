@@ -28,16 +28,14 @@ export interface ChildSetup {
    * outside any copied-up directory, unlike the state dir (/run/user/UID/... with --copy-up=/run).
    */
   spareDir: string;
-  /** Where the child may write the resolv.conf it bind-mounts over /etc/resolv.conf (inside the state dir). */
-  resolvConf: string;
 }
 
 /** What the child needs to run COMMAND. */
 export interface ChildRun {
   command: string[];
   env: Record<string, string>;
-  /** Nameserver for the child's /etc/resolv.conf, when the network driver provides one. */
-  dns?: string;
+  /** Files to bind-mount over /etc's of the same name (the network's resolv.conf and hosts, in the state dir). */
+  etcFiles?: string[];
 }
 
 export type ParentMessage =

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { lstat, mkdtemp, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { createLog } from '../parent/log.js';
@@ -81,17 +81,19 @@ async function mountSysfs(spare: string): Promise<void> {
 }
 
 /**
- * Point the child's /etc/resolv.conf at the network's DNS. In a copied-up /etc the symlink is replaced
- * by a file; otherwise a file in the state dir is bind-mounted over the host's (as RootlessKit does).
+ * The network's resolv.conf and hosts (the parent's files in the state dir) are bind-mounted over
+ * /etc's of the same name, as RootlessKit does: in a copied-up /etc onto empty files that replace the
+ * symlinks; otherwise over the host's, where it has them.
  */
-export async function writeResolvConf(dns: string, copyUp: string[], scratchFile: string): Promise<void> {
-  const text = `nameserver ${dns}\n`;
-  if (copyUp.includes('/etc')) {
-    await rm('/etc/resolv.conf', { force: true });
-    await writeFile('/etc/resolv.conf', text, { mode: 0o644 });
-    return;
+export async function mountEtcFiles(files: string[], etcCopiedUp: boolean): Promise<void> {
+  for (const source of files) {
+    const target = join('/etc', basename(source));
+    if (etcCopiedUp) {
+      await rm(target, { force: true });
+      await writeFile(target, '', { mode: 0o644 });
+    } else if (!(await stat(target).then(() => true, () => false))) {
+      continue;
+    }
+    await mount({ op: 'bind', source, target });
   }
-  await writeFile(scratchFile, text, { mode: 0o644 });
-  const target = await lstat('/etc/resolv.conf').then(() => '/etc/resolv.conf', () => null);
-  if (target) await mount({ op: 'bind', source: scratchFile, target });
 }

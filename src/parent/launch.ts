@@ -8,6 +8,7 @@ import { orList } from '../text.js';
 import { VERSION } from '../version.js';
 import { FORWARDED_SIGNALS } from '../child/protocol.js';
 import { Child } from './child.js';
+import { writeEtcFiles } from './etc-files.js';
 import type { SocketRequests } from './socket-requests.js';
 import { idMapWriter } from './idmap.js';
 import type { Log } from './log.js';
@@ -18,6 +19,11 @@ import { exitStatus } from '../exit-status.js';
 export const NO_PORTS_MESSAGE = `no port driver is available: nsgate was started with --port-driver=none; start it with ${orList(
   PUBLISHING_PORT_DRIVERS.map((driver) => `--port-driver=${driver}`),
 )} to publish ports`;
+
+/** RootlessKit's warning, in other words: a host that replaces its /etc/resolv.conf unmounts ours in the namespace. */
+const RESOLV_CONF_WITHOUT_COPY_UP =
+  "/etc/resolv.conf is bind-mounted without --copy-up=/etc: if the host recreates its /etc/resolv.conf, the namespace sees the host's again " +
+  '(its nameserver may be unreachable from inside); unless it is static, --copy-up=/etc is highly recommended';
 
 /** Undo steps, run last-in first-out whatever happens. */
 class Cleanup {
@@ -93,7 +99,6 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       ...(detached ? { detachedNetns: detached } : {}),
       copyUp: options.copyUp,
       spareDir,
-      resolvConf: state.file('resolv.conf'),
     });
     // A detached network namespace must exist before a helper can join it; otherwise both start at once.
     if (detached) await step(setup);
@@ -134,14 +139,11 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       log.debug(`published ${formatPortSpec(spec)} as port ${id}`);
     }
 
-    await step(
-      child.run({
-        command: options.command,
-        env: commandEnv(state.path),
-        // Detached, COMMAND stays on the host's network and keeps the host's resolv.conf.
-        ...(network?.info.dns?.[0] && !detached ? { dns: network.info.dns[0] } : {}),
-      }),
-    );
+    const etcFiles = network ? writeEtcFiles(state, network.info.dns ?? []) : [];
+    // Detached, COMMAND stays on the host's network and keeps the host's files.
+    const mountEtc = etcFiles.length > 0 && !detached;
+    if (mountEtc && !options.copyUp.includes('/etc')) log.warn(RESOLV_CONF_WITHOUT_COPY_UP);
+    await step(child.run({ command: options.command, env: commandEnv(state.path), ...(mountEtc ? { etcFiles } : {}) }));
     started = true;
     log.debug('COMMAND started');
     if (!network) return await child.exited;
