@@ -13,7 +13,7 @@ import { answerListenRequest, spawnFiltered, takeChannel } from '../port/drivers
 import { type ChildMessage, type ChildRun, type ChildSetup, type ParentMessage } from './protocol.js';
 import { commandProblem } from './command-check.js';
 import { killLeftovers } from './leftovers.js';
-import { prepareNamespaces, writeResolvConf } from './setup.js';
+import { mountEtcFiles, prepareNamespaces } from './setup.js';
 
 
 let command: ChildProcess | undefined;
@@ -37,7 +37,7 @@ function fail(err: unknown): void {
 }
 
 async function run(req: ChildRun): Promise<void> {
-  if (req.dns) await writeResolvConf(req.dns, setup!.copyUp, setup!.resolvConf);
+  if (req.etcFiles) await mountEtcFiles(req.etcFiles, setup!.copyUp.includes('/etc'));
   const problem = commandProblem(req.command[0]!, req.env.PATH);
   if (problem) return fail(new Error(`command [${req.command.join(' ')}] exited: ${problem}`));
   // COMMAND dies with the child, as under RootlessKit (Pdeathsig): `kill -KILL $(cat child_pid)` leaves nothing.

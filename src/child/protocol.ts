@@ -12,26 +12,27 @@ export const BYPASS_CHANNEL_ENV = 'NSGATE_BYPASS_CHANNEL';
 
 /** What the child needs to prepare its namespaces. */
 export interface ChildSetup {
-  /** Bring `lo` up: the child has its own network namespace. */
-  loopback: boolean;
+  /** The child has a network namespace of its own (not --net=host, not --detach-netns): `lo` comes up, /sys is its own. */
+  ownNetns: boolean;
   /**
    * --detach-netns: create the new network namespace here (a bind mount, visible in the child's mount
    * namespace) while the child and COMMAND stay in the host's.
    */
   detachedNetns?: string;
   copyUp: string[];
-  /** Where the child may mount its private scratch tmpfs (inside the state dir). */
-  scratchDir: string;
-  /** Where the child may write the resolv.conf it bind-mounts over /etc/resolv.conf (inside the state dir). */
-  resolvConf: string;
+  /**
+   * An empty dir where a mount waits while its place is covered (copy-up, sysfs), as RootlessKit's in /tmp:
+   * outside any copied-up directory, unlike the state dir (/run/user/UID/... with --copy-up=/run).
+   */
+  spareDir: string;
 }
 
 /** What the child needs to run COMMAND. */
 export interface ChildRun {
   command: string[];
   env: Record<string, string>;
-  /** Nameserver for the child's /etc/resolv.conf, when the network driver provides one. */
-  dns?: string;
+  /** Files to bind-mount over /etc's of the same name (the network's resolv.conf and hosts, in the state dir). */
+  etcFiles?: string[];
 }
 
 export type ParentMessage =

@@ -42,9 +42,9 @@ export function userEnv(user = TEST_USER, extra: Record<string, string> = {}): N
   return { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: home, USER: user, LOGNAME: user, LANG: 'C.UTF-8', ...extra };
 }
 
-/** A fresh directory owned by the test user, for a --state-dir inside it. */
-export function userTempDir(user = TEST_USER): string {
-  const dir = mkdtempSync('/tmp/nsgate-test-');
+/** A fresh directory owned by the test user (in /tmp unless `under` is given), for a --state-dir inside it. */
+export function userTempDir(user = TEST_USER, under = '/tmp'): string {
+  const dir = mkdtempSync(join(under, 'nsgate-test-'));
   if (IS_ROOT) {
     const { uid, gid } = userId(user);
     chownSync(dir, uid, gid);
