@@ -392,7 +392,11 @@ function checkCopyUp(dir: string): string {
   if (!posix.isAbsolute(dir)) throw new UserError(`--copy-up ${dir}: must be an absolute path, e.g. /etc`);
   const normalized = posix.normalize(dir);
   if (normalized === '/') throw new UserError('--copy-up /: the root directory cannot be copied up; name a directory such as /etc');
-  return normalized.replace(/\/$/, '');
+  const clean = normalized.replace(/\/$/, '');
+  if (clean === '/tmp') {
+    throw new UserError(`--copy-up ${dir}: /tmp cannot be copied up (it holds the mounts a copy-up moves, as in RootlessKit); name a directory such as /etc`);
+  }
+  return clean;
 }
 
 function helpText(): string {

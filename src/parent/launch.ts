@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmdirSync, writeFileSync } from 'node:fs';
 import { API_VERSION, type ApiInfo } from '../api/types.js';
 import { namespacePaths } from '../network/namespace-paths.js';
 import { PUBLISHING_PORT_DRIVERS, type LaunchOptions } from '../options.js';
@@ -6,18 +6,24 @@ import { networkArgsFor } from '../port/drivers/implicit.js';
 import { formatPortSpec } from '../port/spec.js';
 import { orList } from '../text.js';
 import { VERSION } from '../version.js';
-import { FORWARDED_SIGNALS } from '../child/protocol.js';
+import { FORWARDED_SIGNALS } from '../forwarded-signals.js';
 import { Child } from './child.js';
+import { writeEtcFiles } from './etc-files.js';
 import type { SocketRequests } from './socket-requests.js';
 import { idMapWriter } from './idmap.js';
 import type { Log } from './log.js';
 import { openStateDir } from './state-dir.js';
-import { exitStatus } from '../exit-status.js';
+import { shellStatus } from '../exit-status.js';
 
 
 export const NO_PORTS_MESSAGE = `no port driver is available: nsgate was started with --port-driver=none; start it with ${orList(
   PUBLISHING_PORT_DRIVERS.map((driver) => `--port-driver=${driver}`),
 )} to publish ports`;
+
+/** RootlessKit's warning, in other words: a host that replaces its /etc/resolv.conf unmounts ours in the namespace. */
+const RESOLV_CONF_WITHOUT_COPY_UP =
+  "/etc/resolv.conf is bind-mounted without --copy-up=/etc: if the host recreates its /etc/resolv.conf, the namespace sees the host's again " +
+  '(its nameserver may be unreachable from inside); unless it is static, --copy-up=/etc is highly recommended';
 
 /** Undo steps, run last-in first-out whatever happens. */
 class Cleanup {
@@ -77,21 +83,25 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     child = await step(starting);
     const running = child;
     cleanup.push(() => running.stop());
-    log.debug(`child ${child.pid} is in its namespaces, with its id maps`);
-    writeFileSync(state.file('child_pid'), `${child.pid}`);
+    log.debug(`child ${child.namespacePid} is in its namespaces, with its id maps`);
     const [{ networkDriver }, { Dialer }] = await step(helpers);
 
     const detached = options.detachNetns ? state.file('netns') : undefined;
+    // Made and removed here, where it never holds a mount (the child's are in its own mount namespace), so
+    // that none is left behind even if the child fails with a mount on it. /tmp cannot be copied up.
+    const spareDir = mkdtempSync('/tmp/nsgate-mnt-');
+    const removeSpareDir = () => existsSync(spareDir) && rmdirSync(spareDir);
+    cleanup.push(removeSpareDir);
+    log.debug(`the child's mounts wait in ${spareDir} while their place is covered`);
     const setup = child.setup({
-      loopback: options.net !== 'host',
+      ownNetns: options.net !== 'host' && !detached,
       ...(detached ? { detachedNetns: detached } : {}),
       copyUp: options.copyUp,
-      scratchDir: state.file('copyup'),
-      resolvConf: state.file('resolv.conf'),
+      spareDir,
     });
     // A detached network namespace must exist before a helper can join it; otherwise both start at once.
     if (detached) await step(setup);
-    const where = { childPid: child.pid, ...(detached ? { detachedNetns: detached } : {}) };
+    const where = { childPid: child.namespacePid, ...(detached ? { detachedNetns: detached } : {}) };
     const netDriver = networkDriver(options.net, networkArgsFor(options));
     // Registered as soon as it runs, so that a failing child setup still stops it.
     const helper = netDriver?.start({ ...where, stateDir: state.path, options, debug: log.debug }).then((helper) => {
@@ -99,7 +109,9 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       return helper;
     });
     const [network] = await step(Promise.all([helper, setup]));
+    removeSpareDir();
     log.debug('namespaces set up, network ready');
+    writeFileSync(state.file('child_pid'), `${child.pid}`);
 
     const [{ startApiServer }, { PortManager }, { createPortDriver }] = await step(services);
     let inside: SocketRequests = running;
@@ -127,27 +139,25 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       log.debug(`published ${formatPortSpec(spec)} as port ${id}`);
     }
 
-    await step(
-      child.run({
-        command: options.command,
-        env: commandEnv(state.path),
-        // Detached, COMMAND stays on the host's network and keeps the host's resolv.conf.
-        ...(network?.info.dns?.[0] && !detached ? { dns: network.info.dns[0] } : {}),
-      }),
-    );
+    const etcFiles = network ? writeEtcFiles(state, network.info.dns ?? []) : [];
+    // Detached, COMMAND stays on the host's network and keeps the host's files.
+    const mountEtc = etcFiles.length > 0 && !detached;
+    if (mountEtc && !options.copyUp.includes('/etc')) log.warn(RESOLV_CONF_WITHOUT_COPY_UP);
+    await step(child.run({ command: options.command, env: commandEnv(state.path), ...(mountEtc ? { etcFiles } : {}) }));
     started = true;
     log.debug('COMMAND started');
-    if (!network) return await child.exited;
-    const outcome = await Promise.race([
-      child.exited.then((status) => ({ status })),
-      network.died.then((reason) => ({ reason })),
-    ]);
-    if ('status' in outcome) return outcome.status;
-    log.error(`${network.info.driver} died: ${outcome.reason}; stopping`);
-    await running.stop();
-    return 1;
+    const helperDied = network?.died.then((reason) => `${network.info.driver} died: ${reason}; stopping`);
+    const outcome = await Promise.race([child.exited, ...(helperDied ? [helperDied] : [])]);
+    if (typeof outcome === 'string') {
+      log.error(outcome);
+      await running.stop();
+      return 1;
+    }
+    // RootlessKit's words for a COMMAND or child that failed (its child and parent each print a line; one is enough).
+    if (outcome.status !== 0) log.error(outcome.of === 'command' ? `command [${options.command.join(' ')}] exited: ${outcome.description}` : `child exited: ${outcome.description}`);
+    return outcome.status;
   } catch (err) {
-    if (err instanceof Interrupted) return exitStatus(null, err.signal);
+    if (err instanceof Interrupted) return shellStatus(null, err.signal);
     throw err;
   } finally {
     await cleanup.run(log);

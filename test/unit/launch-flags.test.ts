@@ -242,6 +242,7 @@ describe('errors name the flag and what is allowed', () => {
     [['--mtu=-1', 'sh'], /--mtu must be 0 \(auto\) or 68-65520, got -1/],
     [['--copy-up=etc', 'sh'], /--copy-up etc: must be an absolute path/],
     [['--copy-up=/', 'sh'], /--copy-up \/: the root directory cannot be copied up/],
+    [['--copy-up=/tmp/', 'sh'], /--copy-up \/tmp\/: \/tmp cannot be copied up/],
     [[...BUILTIN, '-p', '8080:80', 'sh'], /^--publish: invalid port spec "8080:80": missing "\/<proto>"/],
     [['-p', ':8080:80/tcp', 'sh'], /--publish needs a port driver: add --port-driver=builtin/],
     [['--net=host', '--port-driver=builtin', 'sh'], /--port-driver=builtin needs a network namespace: use --net=none, slirp4netns or pasta/],
