@@ -1,4 +1,5 @@
 /** Where a published port listens on the host, and a failed bind in words: shared by the drivers. */
+import { networkInterfaces } from 'node:os';
 import { UserError } from '../errors.js';
 import type { PortSpec } from './types.js';
 
@@ -22,9 +23,25 @@ export function listenAddress(spec: PortSpec): ListenAddress {
   return { host: '::', ipv6Only: family === '6' };
 }
 
-/** Where the child side connects: childIP, else loopback inside the namespace. */
-export function childAddress(spec: PortSpec): string {
-  return spec.childIP ?? '127.0.0.1';
+/**
+ * Where the child side connects, as RootlessKit v2.3.4's builtin child dials: the childIP if given; else the
+ * parent IP itself, the same address inside the namespace (`[::1]:8080:80/tcp6` reaches a server on ::1, and
+ * `[::]` one on ::1 too), except an empty parent IP, 0.0.0.0 and the host's first non-loopback IPv4 address
+ * (`hostIPv4`), which go to 127.0.0.1. Pure with `hostIPv4` given, for tests.
+ */
+export function childAddress(spec: PortSpec, hostIPv4: string | undefined = firstHostIPv4()): string {
+  if (spec.childIP) return spec.childIP;
+  const parentIP = spec.parentIP ?? '';
+  return parentIP === '' || parentIP === '0.0.0.0' || parentIP === hostIPv4 ? '127.0.0.1' : parentIP;
+}
+
+/** The host's first non-loopback IPv4 address, in interface order (Go's net.InterfaceAddrs, which RootlessKit asks). */
+function firstHostIPv4(): string | undefined {
+  for (const addrs of Object.values(networkInterfaces())) {
+    const found = addrs?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (found) return found.address;
+  }
+  return undefined;
 }
 
 /** A bind error as the user should read it. */
