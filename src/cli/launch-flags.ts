@@ -43,6 +43,9 @@ interface FlagSpec {
 
 const USAGE = 'nsgate [flags] COMMAND [ARGS...]';
 const BOOL = ['true', 'false'];
+/** Unicode white space as Go's strings.TrimSpace takes it off the ends (String.trim also takes U+FEFF, not U+0085). */
+const GO_SPACE_CHAR = '[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const GO_SPACE = new RegExp(`^${GO_SPACE_CHAR}+|${GO_SPACE_CHAR}+$`, 'g');
 const AUTO_BOOL = ['auto', 'true', 'false'] as const;
 const CIDR_EXAMPLE = '10.0.2.0/24';
 const MTU_MIN = 68;
@@ -181,9 +184,17 @@ function scan(argv: string[]): { given: Map<string, string[]>; command: string[]
     } else {
       throw new UserError(`flag --${flag.name} needs a value, e.g. --${flag.name}=${flag.default ?? 'VALUE'}`);
     }
-    given.set(flag.name, [...(given.get(flag.name) ?? []), value]);
+    given.set(flag.name, [...(given.get(flag.name) ?? []), ...(flag.kind === 'repeatable' ? splitList(value) : [value])]);
   }
   return { given, command: [] };
+}
+
+/**
+ * RootlessKit's list flags (urfave/cli string slices) take several values in one, split at commas and each
+ * trimmed of white space: `-p "127.0.0.1:8080:80/tcp, 127.0.0.1:8443:443/tcp"` publishes two ports.
+ */
+function splitList(value: string): string[] {
+  return value.split(',').map((item) => item.replace(GO_SPACE, ''));
 }
 
 function splitOnce(text: string, separator: string): [string, string?] {

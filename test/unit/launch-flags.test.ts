@@ -146,6 +146,18 @@ describe('repeatable flags', () => {
     ]);
   });
 
+  it('splits a value at commas and trims white space off each item, as RootlessKit (urfave/cli) does', () => {
+    assert.deepEqual(run(...BUILTIN, '-p', ' 127.0.0.1:8080:80/tcp ,\t[::1]:8443:443/tcp6\n', 'sh').publish, [
+      { proto: 'tcp', parentIP: '127.0.0.1', parentPort: 8080, childPort: 80 },
+      { proto: 'tcp6', parentIP: '::1', parentPort: 8443, childPort: 443 },
+    ]);
+    assert.deepEqual(run('--copy-up=/etc, /run', 'sh').copyUp, ['/etc', '/run']);
+    // Go's strings.TrimSpace: U+0085 and U+00A0 are white space, U+FEFF is not.
+    assert.deepEqual(run(...BUILTIN, '-p', '\u0085:8080:80/tcp\u00a0', 'sh').publish, [{ proto: 'tcp', parentPort: 8080, childPort: 80 }]);
+    rejects([...BUILTIN, '-p', '\ufeff:8080:80/tcp', 'sh'], /parent IP "\ufeff" is not an IP address/);
+    rejects([...BUILTIN, '-p', ':8080:80/tcp,', 'sh'], /--publish needs a non-empty value/);
+  });
+
   it('collects every --publish', () => {
     assert.deepEqual(run(...BUILTIN, '-p', ':8080:80/tcp', '--publish=[::1]:8443:443/tcp6', 'sh').publish, [
       { proto: 'tcp', parentPort: 8080, childPort: 80 },
