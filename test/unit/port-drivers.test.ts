@@ -46,6 +46,8 @@ describe('slirp4netns add_hostfwd arguments', () => {
     assert.deepEqual(hostFwd(spec({ proto: 'udp', parentIP: '127.0.0.1', childIP: '10.0.2.5' }), '10.0.2.100'), {
       proto: 'udp', host_addr: '127.0.0.1', host_port: 8080, guest_addr: '10.0.2.5', guest_port: 80,
     });
+    // An IPv4-mapped child IP is the IPv4 address it holds, as RootlessKit's driver sends it.
+    assert.equal(hostFwd(spec({ proto: 'tcp', childIP: '::ffff:10.0.2.5' }), '10.0.2.100').guest_addr, '10.0.2.5');
   });
 
   const refused: Array<[PortSpec, RegExp]> = [
