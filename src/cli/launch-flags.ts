@@ -11,6 +11,7 @@ import {
   PORT_DRIVER_NETWORKS,
   PORT_DRIVERS,
   PUBLISHING_PORT_DRIVERS,
+  publishingDriverChoices,
   type LaunchOptions,
   type NetDriverName,
   type PortDriverName,
@@ -351,8 +352,7 @@ function checkPortDriver({ portDriver, net, publish }: LaunchOptions): void {
     throw new UserError(`${flag} works only with ${orList(nets.map((n) => `--net=${n}`))}, not --net=${net}${why ? `: ${why}` : ''}`);
   }
   if (publish.length === 0 || PUBLISHING_PORT_DRIVERS.includes(portDriver)) return;
-  const usable = PUBLISHING_PORT_DRIVERS.filter((driver) => PORT_DRIVER_NETWORKS[driver].includes(net));
-  const choices = orList((usable.length > 0 ? usable : PUBLISHING_PORT_DRIVERS).map((driver) => `--port-driver=${driver}`));
+  const choices = publishingDriverChoices(net);
   if (portDriver === 'implicit') {
     throw new UserError(`--publish cannot be used with ${flag}: ${IMPLICIT_PORTS}. Drop --publish, or choose the ports with ${choices}`);
   }

@@ -1,10 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { API_VERSION, type ApiInfo } from '../api/types.js';
 import { namespacePaths } from '../network/namespace-paths.js';
-import { PUBLISHING_PORT_DRIVERS, type LaunchOptions } from '../options.js';
+import type { LaunchOptions } from '../options.js';
 import { networkArgsFor } from '../port/drivers/implicit.js';
 import { formatPortSpec } from '../port/spec.js';
-import { orList } from '../text.js';
 import { VERSION } from '../version.js';
 import { FORWARDED_SIGNALS } from '../child/protocol.js';
 import { Child } from './child.js';
@@ -13,11 +12,6 @@ import { idMapWriter } from './idmap.js';
 import type { Log } from './log.js';
 import { openStateDir } from './state-dir.js';
 import { exitStatus } from '../exit-status.js';
-
-
-export const NO_PORTS_MESSAGE = `no port driver is available: nsgate was started with --port-driver=none; start it with ${orList(
-  PUBLISHING_PORT_DRIVERS.map((driver) => `--port-driver=${driver}`),
-)} to publish ports`;
 
 /** Undo steps, run last-in first-out whatever happens. */
 class Cleanup {
@@ -101,7 +95,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     const [network] = await step(Promise.all([helper, setup]));
     log.debug('namespaces set up, network ready');
 
-    const [{ startApiServer }, { PortManager }, { createPortDriver }] = await step(services);
+    const [{ startApiServer }, { PortManager }, { createPortDriver, noPortsMessage }] = await step(services);
     let inside: SocketRequests = running;
     if (detached && options.portDriver === 'builtin') {
       const dialer = await step(Dialer.start(namespacePaths(where)));
@@ -119,7 +113,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       ...(network ? { networkDriver: network.info } : options.net === 'none' ? { networkDriver: { driver: 'none' } } : {}),
       ...(portDriver ? { portDriver: portDriver.info() } : {}),
     });
-    const api = await step(startApiServer({ socketPath: state.file('api.sock'), info, ports, noPortsMessage: NO_PORTS_MESSAGE }));
+    const api = await step(startApiServer({ socketPath: state.file('api.sock'), info, ports, noPortsMessage: noPortsMessage(options) }));
     cleanup.push(() => api.close());
 
     for (const spec of options.publish) {
