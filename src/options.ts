@@ -50,6 +50,8 @@ export interface LaunchOptions {
   utsns: boolean;
   ipcns: boolean;
   reaper: AutoBool;
+  /** --evacuate-cgroup2: the subgroup to move nsgate's cgroup's processes into (with --pidns and --cgroupns). */
+  evacuateCgroup2?: string;
   detachNetns: boolean;
   slirp4netnsBinary: string;
   pastaBinary: string;

@@ -23,6 +23,8 @@ export interface ChildSetup {
    */
   detachedNetns?: string;
   copyUp: string[];
+  /** --evacuate-cgroup2: mount the cgroup namespace's cgroup2 at /sys/fs/cgroup. */
+  cgroup2: boolean;
   /** Where the child may mount its private scratch tmpfs (inside the state dir). */
   scratchDir: string;
   /** Where the child may write the resolv.conf it bind-mounts over /etc/resolv.conf (inside the state dir). */

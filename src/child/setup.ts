@@ -31,6 +31,17 @@ export async function prepareNamespaces(setup: ChildSetup): Promise<void> {
     await privileged('mount', '-t', 'tmpfs', '-o', 'mode=0700', 'nsgate-scratch', setup.scratchDir);
     for (const [i, dir] of setup.copyUp.entries()) await copyUp(dir, join(setup.scratchDir, `ro${i}`));
   }
+  if (setup.cgroup2) await mountCgroup2();
+}
+
+/**
+ * --evacuate-cgroup2: /sys/fs/cgroup shows the cgroup namespace's own cgroup2, rooted at nsgate's cgroup, with
+ * the group the parent moved every process into. A tmpfs first, as RootlessKit does on the host's /sys: where
+ * /sys/fs/cgroup already is a cgroup2 mount, mounting cgroup2 on it again fails with EBUSY.
+ */
+async function mountCgroup2(): Promise<void> {
+  await privileged('mount', '-t', 'tmpfs', 'none', '/sys/fs/cgroup');
+  await privileged('mount', '-t', 'cgroup2', 'none', '/sys/fs/cgroup');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { API_VERSION, type ApiInfo } from '../api/types.js';
 import { namespacePaths } from '../network/namespace-paths.js';
 import type { LaunchOptions } from '../options.js';
@@ -8,8 +8,10 @@ import { VERSION } from '../version.js';
 import { FORWARDED_SIGNALS } from '../child/protocol.js';
 import { Child } from './child.js';
 import type { SocketRequests } from './socket-requests.js';
+import { evacuateCgroup2 } from './cgroup2.js';
 import { idMapWriter } from './idmap.js';
 import type { Log } from './log.js';
+import { parseMountinfo, propagationWarning } from './mountinfo.js';
 import { openStateDir } from './state-dir.js';
 import { exitStatus } from '../exit-status.js';
 
@@ -57,6 +59,9 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
   const step = <T>(p: Promise<T>): Promise<T> => Promise.race([p, interrupted]);
 
   try {
+    const mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+    const propagation = propagationWarning(options.propagation, mounts);
+    if (propagation) log.warn(propagation);
     const state = openStateDir(options.stateDir);
     cleanup.push(() => state.remove());
     log.debug(`state dir ${state.path}`);
@@ -72,6 +77,8 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     const running = child;
     cleanup.push(() => running.stop());
     log.debug(`child ${child.pid} is in its namespaces, with its id maps`);
+    // Before COMMAND starts, so that it starts in the new group; the child mounts the group's cgroup2 below.
+    if (options.evacuateCgroup2 !== undefined) evacuateCgroup2(options.evacuateCgroup2, { mounts, selfCgroup: readFileSync('/proc/self/cgroup', 'utf8') }, log.warn);
     writeFileSync(state.file('child_pid'), `${child.pid}`);
     const [{ networkDriver }, { Dialer }] = await step(helpers);
 
@@ -80,6 +87,8 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       loopback: options.net !== 'host',
       ...(detached ? { detachedNetns: detached } : {}),
       copyUp: options.copyUp,
+      // As RootlessKit: not with a detached network namespace (the child leaves /sys alone then).
+      cgroup2: options.evacuateCgroup2 !== undefined && !detached,
       scratchDir: state.file('copyup'),
       resolvConf: state.file('resolv.conf'),
     });
