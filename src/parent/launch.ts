@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { API_VERSION, type ApiInfo } from '../api/types.js';
 import { namespacePaths } from '../network/namespace-paths.js';
 import type { LaunchOptions } from '../options.js';
@@ -78,8 +78,9 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     cleanup.push(() => running.stop());
     log.debug(`child ${child.pid} is in its namespaces, with its id maps`);
     // Before COMMAND starts, so that it starts in the new group; the child mounts the group's cgroup2 below.
-    if (options.evacuateCgroup2 !== undefined) evacuateCgroup2(options.evacuateCgroup2, { mounts, selfCgroup: readFileSync('/proc/self/cgroup', 'utf8') }, log.warn);
-    writeFileSync(state.file('child_pid'), `${child.pid}`);
+    if (options.evacuateCgroup2 !== undefined) {
+      evacuateCgroup2(options.evacuateCgroup2, { mounts, selfCgroup: readFileSync('/proc/self/cgroup', 'utf8') }, log.warn);
+    }
     const [{ networkDriver }, { Dialer }] = await step(helpers);
 
     const detached = options.detachNetns ? state.file('netns') : undefined;
@@ -122,13 +123,18 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       ...(network ? { networkDriver: network.info } : options.net === 'none' ? { networkDriver: { driver: 'none' } } : {}),
       ...(portDriver ? { portDriver: portDriver.info() } : {}),
     });
-    const api = await step(startApiServer({ socketPath: state.file('api.sock'), info, ports, noPortsMessage: noPortsMessage(options) }));
-    cleanup.push(() => api.close());
-
     for (const spec of options.publish) {
       const { id } = await step(ports!.add(spec));
       log.debug(`published ${formatPortSpec(spec)} as port ${id}`);
     }
+
+    // In RootlessKit's order, which scripts may wait on: child_pid (read-only) once the network and the
+    // published ports are ready, then api.sock. A child_pid left by an nsgate that was SIGKILLed goes first.
+    const childPidFile = state.file('child_pid');
+    rmSync(childPidFile, { force: true });
+    writeFileSync(childPidFile, `${running.pid}`, { mode: 0o444 });
+    const api = await step(startApiServer({ socketPath: state.file('api.sock'), info, ports, noPortsMessage: noPortsMessage(options) }));
+    cleanup.push(() => api.close());
 
     await step(
       child.run({

@@ -1,14 +1,16 @@
 /**
- * RootlessKit v2.3.4's smaller flags and warnings, as the unprivileged test user meets them: --print-semver,
- * the warnings for --disable-host-loopback and --propagation, the networks nsgate lacks, --evacuate-cgroup2.
- * The expected texts of RootlessKit are the ones it printed here (see the README's compatibility section).
+ * RootlessKit v2.3.4's smaller flags, warnings and state dir, as the unprivileged test user meets them:
+ * --print-semver, the warnings for --disable-host-loopback and --propagation, the networks nsgate lacks,
+ * --evacuate-cgroup2, when child_pid appears. What RootlessKit does is what it did here (see the README's
+ * compatibility section).
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { asUser, eventually, IS_ROOT, NSGATE, Proc, runNsgate, TEST_USER, userEnv, userTempDir } from './harness.js';
+import { probe } from './clients.js';
+import { asUser, endNsgate, eventually, freePort, IS_ROOT, NSGATE, nsgate, Proc, runNsgate, TEST_USER, userEnv, userTempDir } from './harness.js';
 
 const LOOPBACK_WARNING =
   "nsgate: warning: specifying --disable-host-loopback is highly recommended: without it, processes in the namespace can connect to the host's 127.0.0.1:* through 10.0.2.2\n";
@@ -120,3 +122,31 @@ describe('--evacuate-cgroup2', { skip: !IS_ROOT ? 'needs root, to delegate a cgr
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('state dir', () => {
+  test('child_pid is read-only and appears once the network and the -p ports are ready, replacing a stale one', async () => {
+    const dir = userTempDir();
+    const state = `${dir}/state`;
+    const port = await freePort();
+    const [file, argv] = asUser('sh', ['-c', `mkdir -m 700 ${state} && echo 999999 > ${state}/child_pid && chmod 444 ${state}/child_pid`]);
+    assert.equal(spawnSync(file, argv).status, 0, 'a stale child_pid, as a SIGKILLed nsgate leaves it');
+    const p = nsgate([`--state-dir=${state}`, '--net=slirp4netns', '--disable-host-loopback', '--port-driver=builtin', '-p', `127.0.0.1:${port}:80/tcp`, 'sleep', '30']);
+    try {
+      await eventually('a fresh child_pid', () => existsSync(`${state}/child_pid`) && readPid(`${state}/child_pid`) !== 999999, 20_000);
+      assert.notEqual(await probe('127.0.0.1', port), 'refused', 'the published port listens already');
+      assert.equal(statSync(`${state}/child_pid`).mode & 0o777, 0o444);
+      await eventually('api.sock', () => existsSync(`${state}/api.sock`));
+    } finally {
+      await endNsgate(p);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function readPid(path: string): number {
+  try {
+    return Number(readFileSync(path, 'utf8'));
+  } catch {
+    return 0;
+  }
+}
