@@ -25,6 +25,8 @@ export interface ChildSetup {
    * outside any copied-up directory, unlike the state dir (/run/user/UID/... with --copy-up=/run).
    */
   spareDir: string;
+  /** --evacuate-cgroup2: mount the cgroup namespace's cgroup2 at /sys/fs/cgroup. */
+  cgroup2: boolean;
 }
 
 /** What the child needs to run COMMAND. */

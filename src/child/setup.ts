@@ -34,6 +34,17 @@ export async function prepareNamespaces(setup: ChildSetup): Promise<void> {
   }
   for (const dir of setup.copyUp) await copyUp(dir, setup.spareDir);
   if (setup.ownNetns) await mountSysfs(setup.spareDir);
+  if (setup.cgroup2) await mountCgroup2();
+}
+
+/**
+ * --evacuate-cgroup2: /sys/fs/cgroup shows the cgroup namespace's own cgroup2, rooted at nsgate's cgroup, with
+ * the group the parent moved every process into. A tmpfs first, as RootlessKit does on the host's /sys: where
+ * /sys/fs/cgroup already is a cgroup2 mount, mounting cgroup2 on it again fails with EBUSY.
+ */
+async function mountCgroup2(): Promise<void> {
+  await mount({ op: 'fs', type: 'tmpfs', target: CGROUP });
+  await mount({ op: 'fs', type: 'cgroup2', target: CGROUP });
 }
 
 /**

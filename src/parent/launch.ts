@@ -1,24 +1,20 @@
-import { existsSync, mkdtempSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { API_VERSION, type ApiInfo } from '../api/types.js';
 import { namespacePaths } from '../network/namespace-paths.js';
-import { PUBLISHING_PORT_DRIVERS, type LaunchOptions } from '../options.js';
+import type { LaunchOptions } from '../options.js';
 import { networkArgsFor } from '../port/drivers/implicit.js';
 import { formatPortSpec } from '../port/spec.js';
-import { orList } from '../text.js';
 import { VERSION } from '../version.js';
 import { FORWARDED_SIGNALS } from '../forwarded-signals.js';
 import { Child } from './child.js';
 import { writeEtcFiles } from './etc-files.js';
 import type { SocketRequests } from './socket-requests.js';
+import { evacuateCgroup2 } from './cgroup2.js';
 import { idMapWriter } from './idmap.js';
 import type { Log } from './log.js';
+import { parseMountinfo, propagationWarning } from './mountinfo.js';
 import { openStateDir } from './state-dir.js';
 import { shellStatus } from '../exit-status.js';
-
-
-export const NO_PORTS_MESSAGE = `no port driver is available: nsgate was started with --port-driver=none; start it with ${orList(
-  PUBLISHING_PORT_DRIVERS.map((driver) => `--port-driver=${driver}`),
-)} to publish ports`;
 
 /** RootlessKit's warning, in other words: a host that replaces its /etc/resolv.conf unmounts ours in the namespace. */
 const RESOLV_CONF_WITHOUT_COPY_UP =
@@ -69,6 +65,9 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
   const step = <T>(p: Promise<T>): Promise<T> => Promise.race([p, interrupted]);
 
   try {
+    const mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+    const propagation = propagationWarning(options.propagation, mounts);
+    if (propagation) log.warn(propagation);
     const state = openStateDir(options.stateDir);
     cleanup.push(() => state.remove());
     log.debug(`state dir ${state.path}`);
@@ -84,6 +83,10 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     const running = child;
     cleanup.push(() => running.stop());
     log.debug(`child ${child.namespacePid} is in its namespaces, with its id maps`);
+    // Before COMMAND starts, so that it starts in the new group; the child mounts the group's cgroup2 below.
+    if (options.evacuateCgroup2 !== undefined) {
+      evacuateCgroup2(options.evacuateCgroup2, { mounts, selfCgroup: readFileSync('/proc/self/cgroup', 'utf8') }, log.warn);
+    }
     const [{ networkDriver }, { Dialer }] = await step(helpers);
 
     const detached = options.detachNetns ? state.file('netns') : undefined;
@@ -98,6 +101,8 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       ...(detached ? { detachedNetns: detached } : {}),
       copyUp: options.copyUp,
       spareDir,
+      // As RootlessKit: not with a detached network namespace (the child leaves /sys alone then).
+      cgroup2: options.evacuateCgroup2 !== undefined && !detached,
     });
     // A detached network namespace must exist before a helper can join it; otherwise both start at once.
     if (detached) await step(setup);
@@ -111,9 +116,8 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     const [network] = await step(Promise.all([helper, setup]));
     removeSpareDir();
     log.debug('namespaces set up, network ready');
-    writeFileSync(state.file('child_pid'), `${child.pid}`);
 
-    const [{ startApiServer }, { PortManager }, { createPortDriver }] = await step(services);
+    const [{ startApiServer }, { PortManager }, { createPortDriver, noPortsMessage }] = await step(services);
     let inside: SocketRequests = running;
     if (detached && options.portDriver === 'builtin') {
       const dialer = await step(Dialer.start(namespacePaths(where)));
@@ -131,13 +135,18 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       ...(network ? { networkDriver: network.info } : options.net === 'none' ? { networkDriver: { driver: 'none' } } : {}),
       ...(portDriver ? { portDriver: portDriver.info() } : {}),
     });
-    const api = await step(startApiServer({ socketPath: state.file('api.sock'), info, ports, noPortsMessage: NO_PORTS_MESSAGE }));
-    cleanup.push(() => api.close());
-
     for (const spec of options.publish) {
       const { id } = await step(ports!.add(spec));
       log.debug(`published ${formatPortSpec(spec)} as port ${id}`);
     }
+
+    // In RootlessKit's order, which scripts may wait on: child_pid (read-only) once the network and the
+    // published ports are ready, then api.sock. A child_pid left by an nsgate that was SIGKILLed goes first.
+    const childPidFile = state.file('child_pid');
+    rmSync(childPidFile, { force: true });
+    writeFileSync(childPidFile, `${running.pid}`, { mode: 0o444 });
+    const api = await step(startApiServer({ socketPath: state.file('api.sock'), info, ports, noPortsMessage: noPortsMessage(options) }));
+    cleanup.push(() => api.close());
 
     const etcFiles = network ? writeEtcFiles(state, network.info.dns ?? []) : [];
     // Detached, COMMAND stays on the host's network and keeps the host's files.

@@ -18,7 +18,7 @@ const MS_REC = 16384;
 export type Mount =
   | { op: 'bind' | 'rbind' | 'move'; source: string; target: string }
   /** A new filesystem of `type` (source "none", as RootlessKit's). */
-  | { op: 'fs'; type: 'tmpfs' | 'sysfs'; target: string; readOnly?: boolean }
+  | { op: 'fs'; type: 'tmpfs' | 'sysfs' | 'cgroup2'; target: string; readOnly?: boolean }
   /** Make the bind mount at `target` read-only (that mount only, not those below it). */
   | { op: 'remount-ro'; target: string };
 

@@ -40,6 +40,14 @@ test('the child side dials childIP, else the parent IP, else 127.0.0.1 (Rootless
   assert.equal(childAddress(spec('tcp', '192.0.2.8'), host), '192.0.2.8');
 });
 
+test('an IPv4-mapped address is the IPv4 address it holds, as Go listens and dials', () => {
+  assert.deepEqual(listenAddress(spec('tcp4', '::ffff:127.0.0.1')), { host: '127.0.0.1', ipv6Only: false });
+  assert.deepEqual(listenAddress(spec('tcp', '::FFFF:7f00:1')), { host: '127.0.0.1', ipv6Only: false });
+  assert.deepEqual(listenAddress(spec('tcp', '::ffff:0.0.0.0')), { host: '::', ipv6Only: false });
+  assert.deepEqual(listenAddress(spec('udp4', '::ffff:0.0.0.0')), { host: '0.0.0.0', ipv6Only: false });
+  assert.equal(childAddress(spec('tcp', undefined, '::ffff:10.0.2.100')), '10.0.2.100');
+});
+
 test('bind errors say what to do', () => {
   const err = (code: string) => Object.assign(new Error(code), { code });
   assert.match(listenError(spec('tcp'), err('EADDRINUSE')).message, /\*:8080\/tcp: the port is already in use/);

@@ -27,6 +27,15 @@ const INFO: ApiInfo = {
   portDriver: { driver: 'builtin', protos: ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6'] },
 };
 
+/** What nsgate and RootlessKit v2 answer with --net=pasta and --port-driver=none or implicit. */
+const NO_PORT_DRIVER_INFO: ApiInfo = {
+  apiVersion: API_VERSION,
+  version: VERSION,
+  stateDir: '/tmp/state & <dir>',
+  childPID: 4242,
+  networkDriver: { driver: 'pasta', dns: ['10.0.2.3'], childIP: '10.0.2.100' },
+};
+
 /** Ports in memory with RootlessKit's messages for an unknown id. */
 function fakePorts(): PortService {
   const ports = new Map<number, PortSpec>();
@@ -71,10 +80,14 @@ async function execResult(file: string, args: string[]): Promise<Result> {
 }
 
 /** Runs `fn` with the socket path of a fresh server (fresh fake ports) in a temp state dir. */
-async function withServer(fn: (socketPath: string, stateDir: string) => Promise<void>, ports: PortService | null = fakePorts()): Promise<void> {
+async function withServer(
+  fn: (socketPath: string, stateDir: string) => Promise<void>,
+  ports: PortService | null = fakePorts(),
+  info: ApiInfo = INFO,
+): Promise<void> {
   const stateDir = await mkdtemp(join(tmpdir(), 'nsgatectl-test-'));
   const socketPath = join(stateDir, 'api.sock');
-  const server = await startApiServer({ socketPath, info: () => INFO, ports });
+  const server = await startApiServer({ socketPath, info: () => info, ports });
   try {
     await fn(socketPath, stateDir);
   } finally {
@@ -221,6 +234,34 @@ describe('main', () => {
       assert.deepEqual(await nsgatectl(['--socket', socketPath, 'list-ports']), { code: 1, stdout: '', stderr: 'error: no PortDriver is available\n' });
     }, null);
   });
+
+  test('with --port-driver=none or implicit (no portDriver in info, as RootlessKit v2): info shows no port driver, port commands fail', async () => {
+    await withServer(
+      async (socketPath) => {
+        const ctl = (...args: string[]) => nsgatectl(['--socket', socketPath, ...args]);
+        assert.deepEqual(await ctl('info'), {
+          code: 0,
+          stdout:
+            '- REST API version: 1.1.1\n' +
+            `- Implementation version: ${VERSION}\n` +
+            '- State Directory: /tmp/state & <dir>\n' +
+            '- Child PID: 4242\n' +
+            '- Network Driver: pasta\n' +
+            '  - DNS: [10.0.2.3]\n' +
+            '  - IP: 10.0.2.100\n',
+          stderr: '',
+        });
+        const json = await ctl('info', '--json');
+        assert.equal(json.code, 0);
+        assert.deepEqual(Object.keys(JSON.parse(json.stdout) as object), ['apiVersion', 'version', 'stateDir', 'childPID', 'networkDriver']);
+        for (const args of [['list-ports'], ['add-ports', ':8080:80/tcp'], ['remove-ports', '1']]) {
+          assert.deepEqual(await ctl(...args), { code: 1, stdout: '', stderr: 'error: no PortDriver is available\n' }, args.join(' '));
+        }
+      },
+      null,
+      NO_PORT_DRIVER_INFO,
+    );
+  });
 });
 
 describe('nsgatectl prints the same bytes as rootlessctl', { skip: PEER ? false : NO_PEER }, () => {
@@ -247,6 +288,24 @@ describe('nsgatectl prints the same bytes as rootlessctl', { skip: PEER ? false 
           assert.deepEqual(ours, theirs, args.join(' '));
         }
       }),
+    );
+  });
+
+  test('without a port driver', async () => {
+    await withServer(
+      (oursSocket) =>
+        withServer(
+          async (theirsSocket) => {
+            for (const args of [['info'], ['info', '--json'], ['list-ports'], ['add-ports', ':8080:80/tcp'], ['remove-ports', '1']]) {
+              const theirs = await execResult(PEER!.rootlessctl, ['--socket', theirsSocket, ...args]);
+              assert.deepEqual(await nsgatectl(['--socket', oursSocket, ...args]), theirs, args.join(' '));
+            }
+          },
+          null,
+          NO_PORT_DRIVER_INFO,
+        ),
+      null,
+      NO_PORT_DRIVER_INFO,
     );
   });
 });
