@@ -44,7 +44,7 @@ export interface LaunchOptions {
   ipv6: boolean;
   copyUp: string[];
   copyUpMode: 'tmpfs+symlink';
-  propagation: 'rprivate' | 'rslave';
+  propagation: 'rprivate' | 'rslave' | 'rshared';
   pidns: boolean;
   cgroupns: boolean;
   utsns: boolean;

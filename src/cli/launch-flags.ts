@@ -90,7 +90,7 @@ const FLAGS = [
     normalize: checkCopyUp,
   },
   { name: 'copy-up-mode', kind: 'string', values: ['tmpfs+symlink'], default: 'tmpfs+symlink', group: 'Mount', help: 'copy-up mode' },
-  { name: 'propagation', kind: 'string', values: ['rprivate', 'rslave'], default: 'rprivate', group: 'Mount', help: 'mount propagation' },
+  { name: 'propagation', kind: 'string', values: ['rprivate', 'rslave', 'rshared'], default: 'rprivate', group: 'Mount', help: 'mount propagation' },
   { name: 'net', kind: 'string', values: NET_DRIVERS, refused: OTHER_NETWORKS, default: 'host', group: 'Network', help: 'network driver' },
   {
     name: 'mtu',
@@ -373,6 +373,11 @@ function checkCombination(options: LaunchOptions): void {
   checkPortDriver(options);
   if (options.detachNetns && options.net === 'host') throw needsNetns('--detach-netns');
   if (options.reaper === 'true' && !options.pidns) throw new UserError('--reaper=true requires --pidns');
+  // The copy-up moves a mount into the tmpfs it mounts, and the kernel refuses to move a mount under a shared one
+  // (RootlessKit's child fails there too, and its parent then waits forever).
+  if (options.propagation === 'rshared' && options.copyUp.length > 0) {
+    throw new UserError('--copy-up cannot be used with --propagation=rshared: a copy-up moves a mount, which the kernel refuses under a shared mount; use --propagation=rslave or rprivate');
+  }
   // In RootlessKit's order: --cgroupns first.
   if (options.evacuateCgroup2 !== undefined && !options.cgroupns) throw new UserError('--evacuate-cgroup2 requires --cgroupns (and --pidns)');
   if (options.evacuateCgroup2 !== undefined && !options.pidns) throw new UserError('--evacuate-cgroup2 requires --pidns');

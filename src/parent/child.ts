@@ -24,7 +24,8 @@ const REAP_CHILD = 'exec 5<&0 && { "$0" "$@" <&5 5<&- & } && exec 5<&- && wait $
 
 /** unshare(1) arguments for the child's namespaces. Pure, for tests. */
 export function unshareArgs(o: Pick<LaunchOptions, 'net' | 'detachNetns' | 'propagation' | 'pidns' | 'utsns' | 'ipcns' | 'cgroupns'>): string[] {
-  const args = ['--user', '--mount', `--propagation=${o.propagation === 'rslave' ? 'slave' : 'private'}`];
+  // unshare's propagation values are recursive: RootlessKit's rprivate, rslave and rshared.
+  const args = ['--user', '--mount', `--propagation=${o.propagation.slice(1)}`];
   if (o.net !== 'host' && !o.detachNetns) args.push('--net');
   if (o.utsns) args.push('--uts');
   if (o.ipcns) args.push('--ipc');

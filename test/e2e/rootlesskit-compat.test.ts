@@ -87,7 +87,7 @@ describe('--evacuate-cgroup2', { skip: !IS_ROOT ? 'needs root, to delegate a cgr
     try {
       const script = 'grep "^0::" /proc/self/cgroup; echo "top: $(cat /sys/fs/cgroup/cgroup.procs)"; grep -qx "$$" /sys/fs/cgroup/evac/cgroup.procs && echo "in evac"; cat /sys/fs/cgroup/cgroup.subtree_control /sys/fs/cgroup/cgroup.controllers';
       for (const net of ['--net=host', '--net=slirp4netns']) {
-        const [file, argv] = asUser(process.execPath, [NSGATE, net, '--disable-host-loopback', '--pidns', '--cgroupns', '--evacuate-cgroup2=evac', 'sh', '-c', script]);
+        const [file, argv] = asUser(process.execPath, [NSGATE, net, '--disable-host-loopback', '--copy-up=/etc', '--pidns', '--cgroupns', '--evacuate-cgroup2=evac', 'sh', '-c', script]);
         const p = new Proc(
           spawn('sh', ['-c', 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"', 'sh', group, file, ...argv], { env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] }),
         );
