@@ -1,11 +1,14 @@
 /**
- * What is compared: direct loopback, RootlessKit, pasta, and nsgate with every port driver it has
- * (read from its own option tables, so a new driver is benchmarked without touching this file).
+ * What is compared: direct loopback, RootlessKit (the reference build, named with its version), pasta, and
+ * nsgate with every port driver it has (read from its own option tables, so a new driver is benchmarked
+ * without touching this file).
  */
 import { PORT_DRIVER_NETWORKS, PORT_DRIVERS, PUBLISHING_PORT_DRIVERS, type PortDriverName } from '../src/options.js';
+import { referencePeer } from '../test/e2e/peers.js';
 import type { Program } from './programs.js';
 
-export type Tool = 'direct' | 'rootlesskit' | 'pasta' | 'nsgate';
+/** RootlessKit is named with the version that ran ("rootlesskit-2.3.4"); bare "rootlesskit" when there is none. */
+export type Tool = 'direct' | 'rootlesskit' | `rootlesskit-${string}` | 'pasta' | 'nsgate';
 
 /** Host ports, on 127.0.0.1, that the clients use. */
 export interface Ports {
@@ -34,6 +37,14 @@ export interface BenchCase {
 }
 
 export const caseName = (c: { tool: string; driver: string }): string => `${c.tool}/${c.driver}`;
+
+/** The tool without its version: "rootlesskit-2.3.4" -> "rootlesskit". */
+export const toolFamily = (tool: string): string => tool.replace(/-.*$/, '');
+
+/** `name` is the case's name, or its tool family's ("rootlesskit/builtin" names whichever RootlessKit runs). */
+export function isCase(c: { tool: string; driver: string }, name: string): boolean {
+  return name === caseName(c) || name === caseName({ tool: toolFamily(c.tool), driver: c.driver });
+}
 
 /** Same MTU everywhere: RootlessKit's recommended setting for slirp4netns, and pasta's default. */
 const MTU = '--mtu=65520';
@@ -75,12 +86,27 @@ function nsgateCase(nsgate: string, driver: PortDriverName): BenchCase {
   };
 }
 
+/**
+ * RootlessKit's cases run the reference peer (test/e2e/peers.ts: v2.3.4 when built, else Debian's). Without
+ * one they keep the bare name and are skipped as not installed.
+ */
+function rootlesskitCases(): BenchCase[] {
+  const peer = referencePeer();
+  const tool: Tool = peer ? `rootlesskit-${peer.version}` : 'rootlesskit';
+  const needs: Program[] = peer ? ['slirp4netns'] : ['rootlesskit', 'slirp4netns'];
+  return (['builtin', 'slirp4netns'] as const).map((driver) => ({
+    tool,
+    driver,
+    needs,
+    launcher: rootlesskitStyle([peer?.rootlesskit ?? 'rootlesskit'], 'slirp4netns', driver),
+  }));
+}
+
 /** Every case, in the order they run and are shown. `nsgate` is the path of nsgate.js. */
 export function allCases(nsgate: string): BenchCase[] {
   return [
     { tool: 'direct', driver: 'loopback', needs: [], launcher: null },
-    { tool: 'rootlesskit', driver: 'builtin', needs: ['rootlesskit', 'slirp4netns'], launcher: rootlesskitStyle(['rootlesskit'], 'slirp4netns', 'builtin') },
-    { tool: 'rootlesskit', driver: 'slirp4netns', needs: ['rootlesskit', 'slirp4netns'], launcher: rootlesskitStyle(['rootlesskit'], 'slirp4netns', 'slirp4netns') },
+    ...rootlesskitCases(),
     { tool: 'pasta', driver: 'implicit', needs: ['pasta'], launcher: pasta },
     ...PORT_DRIVERS.filter((driver) => driver !== 'none').map((driver) => nsgateCase(nsgate, driver)),
   ];

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { VERSION } from '../src/version.js';
+import { referencePeer } from '../test/e2e/peers.js';
 import { PROGRAMS, type Program, versionOf } from './programs.js';
 import { round } from './results.js';
 
@@ -17,6 +18,9 @@ export function describeMachine(): Record<string, unknown> {
   const cores = cpus();
   const versions: Record<string, string | undefined> = { nsgate: VERSION };
   for (const name of Object.keys(PROGRAMS) as Program[]) versions[name] = versionOf(name);
+  // The RootlessKit that ran is the reference peer, which need not be the one on PATH.
+  const peer = referencePeer();
+  if (peer) versions.rootlesskit = `rootlesskit version ${peer.version} (${peer.rootlesskit})`;
   return {
     cpus: cores.length,
     model: cores[0]?.model.trim(),

@@ -12,7 +12,7 @@ export interface Settings {
   seconds: number;
   /** Idle forwarded connections held open while the forwarder's RSS is read. */
   idleConnections: number;
-  /** Only these cases ("tool/driver"), or all of them. */
+  /** Only these cases ("tool/driver"; "rootlesskit/driver" is whichever RootlessKit runs), or all of them. */
   cases?: readonly string[];
 }
 
@@ -38,7 +38,7 @@ export const USAGE = `usage: npm run bench [-- --quick | --smoke] [--cases TOOL/
   (default)  full run: ${describe(MODES.full)}
   --quick    ${describe(MODES.quick)}
   --smoke    ${describe(MODES.smoke)}; writes to a fresh temporary directory
-  --cases    only these cases (e.g. direct/loopback,nsgate/bypass); writes to a fresh temporary directory
+  --cases    only these cases (e.g. direct/loopback,rootlesskit/builtin,nsgate/bypass); writes to a fresh temporary directory
   --out DIR  write latest.json, benchmarks.md and benchmarks.svg to DIR
              (default: bench/results/latest.json, docs/benchmarks.md, docs/benchmarks.svg)`;
 

@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { asUser, IS_ROOT, TEST_USER } from '../test/e2e/harness.js';
 import { runnableCopy } from '../test/runnable-copy.js';
-import { type BenchCase, caseName } from './cases.js';
+import { type BenchCase, caseName, isCase } from './cases.js';
 import type { MetricGroup } from './metrics/group.js';
 import { ROOT, type Mode, type Settings } from './options.js';
 import { installed, missing } from './programs.js';
@@ -53,7 +53,7 @@ export interface Plan {
 const ALL = { tool: 'all', driver: 'all' };
 
 function caseSkip(c: BenchCase, mode: Mode, settings: Settings): string | undefined {
-  if (settings.cases && !settings.cases.includes(caseName(c))) return `not run in --${mode} mode`;
+  if (settings.cases && !settings.cases.some((name) => isCase(c, name))) return `not run in --${mode} mode`;
   const absent = c.needs.find((program) => !installed(program));
   return absent && missing(absent);
 }

@@ -3,8 +3,8 @@
  * environment, and is ended by pid together with all its descendants, even on error or Ctrl-C.
  */
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { type Proc, sleep, startAsUser } from '../test/e2e/harness.js';
+import { readFileSync } from 'node:fs';
+import { allPids, processesWithEnv, type Proc, sleep, startAsUser } from '../test/e2e/harness.js';
 
 export const TAG_VARIABLE = 'NSGATE_BENCH_TAG';
 /** Tests pass their own tag to find leftovers afterwards. */
@@ -44,10 +44,6 @@ export function tail(text: string, lines = 3): string {
   return text.trim().split('\n').slice(-lines).join(' | ');
 }
 
-function pids(): number[] {
-  return readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name)).map(Number);
-}
-
 /** The parent of a running (not zombie) process, or undefined once it is gone. */
 function parentOf(pid: number): number | undefined {
   try {
@@ -65,7 +61,7 @@ const running = (pid: number) => parentOf(pid) !== undefined;
 /** `root` and all its descendants that are alive now. */
 function tree(root: number): number[] {
   const children = new Map<number, number[]>();
-  for (const pid of pids()) {
+  for (const pid of allPids()) {
     const parent = parentOf(pid);
     if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), pid]);
   }
@@ -111,12 +107,5 @@ export function endLeftovers(): number[] {
 
 /** Processes that carry `tag`: none should outlive the benchmark. */
 export function taggedProcesses(tag = TAG): number[] {
-  return pids().filter((pid) => {
-    if (pid === process.pid) return false;
-    try {
-      return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`${TAG_VARIABLE}=${tag}`);
-    } catch {
-      return false;
-    }
-  });
+  return processesWithEnv(`${TAG_VARIABLE}=${tag}`);
 }

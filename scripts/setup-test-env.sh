@@ -13,5 +13,7 @@ add_user() { # name first-subid
 add_user nsgtest 300000
 # A second user: it must not get into the first one's state dir or API socket.
 add_user nsgtest2 400000
+# Docker rootless runs as a user of its own: its daemons and containers cannot disturb the other suites.
+add_user nsgdocker 500000
 
 chmod 0666 /dev/net/tun

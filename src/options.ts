@@ -1,4 +1,5 @@
 import type { PortSpec } from './port/types.js';
+import { orList } from './text.js';
 
 export const NET_DRIVERS = ['host', 'none', 'slirp4netns', 'pasta'] as const;
 export type NetDriverName = (typeof NET_DRIVERS)[number];
@@ -20,6 +21,12 @@ export const PORT_DRIVER_NETWORKS: Readonly<Record<PortDriverName, readonly NetD
 
 /** The port drivers that publish the ports asked for (-p, add-ports); `implicit` forwards every bound port by itself. */
 export const PUBLISHING_PORT_DRIVERS: readonly PortDriverName[] = ['builtin', 'slirp4netns', 'socat', 'bypass'];
+
+/** "--port-driver=builtin, ... or --port-driver=bypass": the drivers that publish on `net` (all of them if none does). */
+export function publishingDriverChoices(net: NetDriverName): string {
+  const usable = PUBLISHING_PORT_DRIVERS.filter((driver) => PORT_DRIVER_NETWORKS[driver].includes(net));
+  return orList((usable.length > 0 ? usable : PUBLISHING_PORT_DRIVERS).map((driver) => `--port-driver=${driver}`));
+}
 
 export type AutoBool = 'auto' | 'true' | 'false';
 
@@ -43,6 +50,8 @@ export interface LaunchOptions {
   utsns: boolean;
   ipcns: boolean;
   reaper: AutoBool;
+  /** --evacuate-cgroup2: the subgroup to move nsgate's cgroup's processes into (with --pidns and --cgroupns). */
+  evacuateCgroup2?: string;
   detachNetns: boolean;
   slirp4netnsBinary: string;
   pastaBinary: string;

@@ -4,3 +4,9 @@ import { readFileSync } from 'node:fs';
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
+
+/**
+ * The RootlessKit release whose flags, API and behaviour nsgate follows. `--print-semver` prints its components:
+ * scripts written for RootlessKit ask it to decide which RootlessKit features they may use.
+ */
+export const ROOTLESSKIT_VERSION = '2.3.4';

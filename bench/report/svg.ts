@@ -3,6 +3,7 @@
  * loopback (a dashed line marks 1.0). A metric without a meaningful ratio (memory has no direct
  * figure, UDP loss is compared as is) shows absolute values instead, and says so.
  */
+import { toolFamily } from '../cases.js';
 import { METRICS, type MetricName } from '../metrics/catalog.js';
 import { hasRatio, type Results } from '../results.js';
 import { formatNumber, formatRatio, rowOf, type Shown, shownCases, shownMetrics } from './view.js';
@@ -37,7 +38,7 @@ function colors(cases: Shown[]): Map<string, string> {
   const used = new Map<string, number>();
   return new Map(
     cases.map((c) => {
-      const tool = c.name.split('/')[0]!;
+      const tool = toolFamily(c.tool);
       const palette = PALETTES[tool] ?? PALETTES.nsgate!;
       const index = used.get(tool) ?? 0;
       used.set(tool, index + 1);

@@ -1,21 +1,29 @@
 /** What both reports show: the cases in order, their figures, and how numbers are written. */
-import { caseName } from '../cases.js';
+import { caseName, isCase, toolFamily } from '../cases.js';
 import { METRIC_NAMES, type MetricName } from '../metrics/catalog.js';
 import { hasRatio, type Results, type Row } from '../results.js';
 
 export interface Shown {
   name: string;
   label: string;
+  tool: string;
+  driver: string;
 }
 
 const TOOL_LABELS: Record<string, string> = { direct: 'direct', rootlesskit: 'RootlessKit', pasta: 'pasta', nsgate: 'nsgate' };
+
+/** "RootlessKit 2.3.4" for "rootlesskit-2.3.4". */
+function toolLabel(tool: string): string {
+  const family = toolFamily(tool);
+  return `${TOOL_LABELS[family] ?? family}${tool.slice(family.length).replace('-', ' ')}`;
+}
 
 /** The cases that have rows, in run order. */
 export function shownCases(results: Results): Shown[] {
   const seen = new Map<string, Shown>();
   for (const row of results.rows) {
     const name = caseName(row);
-    if (!seen.has(name)) seen.set(name, { name, label: `${TOOL_LABELS[row.tool]} ${row.driver}` });
+    if (!seen.has(name)) seen.set(name, { name, label: `${toolLabel(row.tool)} ${row.driver}`, tool: row.tool, driver: row.driver });
   }
   return [...seen.values()];
 }
@@ -29,8 +37,10 @@ export function rowOf(results: Results, name: string, metric: MetricName): Row |
   return results.rows.find((row) => caseName(row) === name && row.metric === metric);
 }
 
-/** The reference competitor for "how do we compare" ratios. */
-export const REFERENCE = 'rootlesskit/builtin';
+/** The reference competitor for "how do we compare" ratios: RootlessKit builtin, whichever version ran. */
+export function referenceCase(cases: Shown[]): Shown | undefined {
+  return cases.find((c) => isCase(c, 'rootlesskit/builtin'));
+}
 
 /** value / the same metric's value in case `reference`; null when either is missing or zero. */
 export function ratioTo(results: Results, row: Row, reference: string): number | null {

@@ -3,6 +3,7 @@
  * client sent (or a server answered) and to write our own answers exactly as RootlessKit does.
  */
 import { UserError } from '../errors.js';
+import { JsonFraction } from './go-json.js';
 import { validatePortSpec } from '../port/spec.js';
 import { PORT_STATES, PROTOS, type PortSpec, type PortStatus } from '../port/types.js';
 import type { ApiInfo } from './types.js';
@@ -71,6 +72,7 @@ const API_INFO: Schema = {
 
 /** A short description of a JSON value for error messages. */
 function describe(value: unknown): string {
+  if (value instanceof JsonFraction) return value.literal;
   if (Array.isArray(value)) return 'an array';
   if (value !== null && typeof value === 'object') return 'an object';
   const text = JSON.stringify(value) ?? String(value);
@@ -108,18 +110,24 @@ function conformValue(value: unknown, type: FieldType, path: string): unknown {
 }
 
 /**
- * Checks `value` against `schema` and returns a copy holding only the schema's fields, in
- * schema order, without empty optional ones. Unknown fields are ignored, as Go's decoder does.
+ * Checks `value` against `schema` and returns a copy holding only the schema's fields, in schema order,
+ * without empty optional ones. As Go's decoder: unknown keys are ignored, a key names a field whatever
+ * its case ("Proto"), a later key for a field wins over an earlier one, and null leaves a field as it was.
  */
 function conformObject(value: unknown, schema: Schema, path: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof JsonFraction) {
     throw typeError(path, 'a JSON object', value);
   }
-  const input = value as Record<string, unknown>;
+  const names = new Map(Object.keys(schema).map((name) => [goFold(name), name]));
+  const given = new Map<string, unknown>();
+  for (const [key, fieldValue] of Object.entries(value)) {
+    const name = names.get(goFold(key));
+    if (name !== undefined && fieldValue !== null) given.set(name, fieldValue);
+  }
   const output: Record<string, unknown> = {};
   for (const [name, field] of Object.entries(schema)) {
     const fieldPath = path ? `${path}.${name}` : name;
-    const fieldValue = input[name];
+    const fieldValue = given.get(name);
     if (fieldValue === undefined || (field.optional && isEmpty(fieldValue))) {
       if (!field.optional) throw new UserError(`${fieldPath}: required field is missing`);
       continue;
@@ -127,6 +135,11 @@ function conformObject(value: unknown, schema: Schema, path: string): Record<str
     output[name] = conformValue(fieldValue, field.type, fieldPath);
   }
   return output;
+}
+
+/** A JSON key as Go's decoder matches it to a field name: ASCII case folded, and the two other runes that fold to ASCII letters. */
+function goFold(key: string): string {
+  return key.replace(/[a-z\u017f\u212a]/g, (c) => (c === '\u017f' ? 'S' : c === '\u212a' ? 'K' : c.toUpperCase()));
 }
 
 /** A `POST /v1/ports` body → a checked PortSpec (UserError naming the field otherwise). */

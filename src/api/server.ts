@@ -4,6 +4,7 @@ import http, { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, typ
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { UserError, errorMessage } from '../errors.js';
+import { decodeFirstJsonValue } from './go-json.js';
 import { conformApiInfo, conformPortStatus, decodePortSpec, toGoJSON } from './schema.js';
 import { parsePortId } from '../port/spec.js';
 import type { ApiInfo, PortService } from './types.js';
@@ -205,11 +206,12 @@ function payloadTooLarge(): HttpError {
   return new HttpError(413, `request body too large (limit ${MAX_BODY_BYTES} bytes)`, { Connection: 'close' });
 }
 
+/** The body's first JSON value, as RootlessKit's Go server reads it (see go-json.ts). */
 async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const text = (await readBody(req)).toString('utf8');
   if (text.trim() === '') throw new HttpError(400, 'empty request body: expected a PortSpec JSON object');
   try {
-    return JSON.parse(text);
+    return decodeFirstJsonValue(text);
   } catch (err) {
     throw new HttpError(400, `invalid JSON in request body: ${errorMessage(err)}`);
   }

@@ -5,12 +5,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { errorMessage } from '../errors.js';
-import { exitStatus } from '../exit-status.js';
+import { commandStatus, goExitDescription } from '../exit-status.js';
+import { FORWARDED_SIGNALS } from '../forwarded-signals.js';
+import { killedWithParent } from '../pdeathsig.js';
 import { answerPortRequest } from '../port/drivers/builtin/child.js';
 import { answerListenRequest, spawnFiltered, takeChannel } from '../port/drivers/bypass/child.js';
-import { FORWARDED_SIGNALS, type ChildMessage, type ChildRun, type ChildSetup, type ParentMessage } from './protocol.js';
+import { type ChildMessage, type ChildRun, type ChildSetup, type ParentMessage } from './protocol.js';
+import { commandProblem } from './command-check.js';
 import { killLeftovers } from './leftovers.js';
-import { prepareNamespaces, writeResolvConf } from './setup.js';
+import { mountEtcFiles, prepareNamespaces } from './setup.js';
 
 
 let command: ChildProcess | undefined;
@@ -34,15 +37,18 @@ function fail(err: unknown): void {
 }
 
 async function run(req: ChildRun): Promise<void> {
-  if (req.dns) await writeResolvConf(req.dns, setup!.copyUp, setup!.resolvConf);
-  const [file, ...args] = req.command;
-  command = bypassChannel === undefined ? spawn(file!, args, { stdio: 'inherit', env: req.env }) : spawnFiltered(bypassChannel, req.command, req.env);
-  command.once('error', (err) => fail(new Error(`cannot run ${file}: ${err.message}`)));
+  if (req.etcFiles) await mountEtcFiles(req.etcFiles, setup!.copyUp.includes('/etc'));
+  const problem = commandProblem(req.command[0]!, req.env.PATH);
+  if (problem) return fail(new Error(`command [${req.command.join(' ')}] exited: ${problem}`));
+  // COMMAND dies with the child, as under RootlessKit (Pdeathsig): `kill -KILL $(cat child_pid)` leaves nothing.
+  const [file, ...args] = killedWithParent(req.command);
+  command = bypassChannel === undefined ? spawn(file!, args, { stdio: 'inherit', env: req.env }) : spawnFiltered(bypassChannel, [file!, ...args], req.env);
+  command.once('error', (err) => fail(new Error(`cannot run ${req.command[0]}: ${err.message}`)));
   command.once('spawn', () => send({ t: 'started', pid: command!.pid! }));
   command.once('exit', (code, signal) => {
-    const status = exitStatus(code, signal);
+    const status = commandStatus(code);
     killLeftovers();
-    finish({ t: 'exited', code: status }, status);
+    finish({ t: 'exited', code: status, description: goExitDescription(code, signal) }, status);
   });
 }
 
@@ -55,9 +61,6 @@ process.on('message', (msg: ParentMessage) => {
     case 'run':
       run(msg.run).catch(fail);
       return;
-    case 'signal':
-      command?.kill(msg.signal);
-      return;
     case 'listen':
       answerListenRequest(msg);
       return;
@@ -66,8 +69,9 @@ process.on('message', (msg: ParentMessage) => {
   }
 });
 
-// Signals reach COMMAND through the parent, which forwards what it receives; the child itself must not die of them.
-for (const sig of FORWARDED_SIGNALS) process.on(sig, () => {});
+// Every signal the child gets goes on to COMMAND, as RootlessKit's child does: the parent forwards what it
+// receives, and scripts signal the pid in STATE_DIR/child_pid. Before COMMAND runs they are ignored.
+for (const sig of FORWARDED_SIGNALS) process.on(sig, () => command?.kill(sig));
 
 // The parent is gone: take COMMAND and its tree down with us, as RootlessKit's child does (Pdeathsig).
 process.on('disconnect', killLeftovers);

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { lstat, mkdir, readdir, stat, writeFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdtemp, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { bindMount } from '../sys/mount.js';
+import { createLog } from '../parent/log.js';
+import { mount as nativeMount, mountArgs, type Mount } from '../sys/mount.js';
 import { linkUpMessage, LOOPBACK_INDEX, rtnetlink } from '../sys/rtnetlink.js';
 import type { ChildSetup } from './protocol.js';
 
@@ -18,54 +19,92 @@ async function privileged(cmd: string, ...args: string[]): Promise<void> {
   }
 }
 
+/** mount(2), or mount(8) without native calls (-n: no /etc/mtab, which a copied-up /etc lacks until its symlinks exist). */
+async function mount(m: Mount): Promise<void> {
+  if (!nativeMount(m)) await privileged('mount', '-n', ...mountArgs(m));
+}
+
 export async function prepareNamespaces(setup: ChildSetup): Promise<void> {
   if (setup.detachedNetns) {
     await writeFile(setup.detachedNetns, '', { mode: 0o600 });
     await privileged('unshare', `--net=${setup.detachedNetns}`, 'true');
     await privileged('nsenter', `--net=${setup.detachedNetns}`, 'ip', 'link', 'set', 'lo', 'up');
-  } else if (setup.loopback && !rtnetlink([{ what: 'ip link set lo up', build: (seq) => linkUpMessage(LOOPBACK_INDEX, seq) }])) {
+  } else if (setup.ownNetns && !rtnetlink([{ what: 'ip link set lo up', build: (seq) => linkUpMessage(LOOPBACK_INDEX, seq) }])) {
     await privileged('ip', 'link', 'set', 'lo', 'up');
   }
-  if (setup.copyUp.length > 0) {
-    await mkdir(setup.scratchDir, { recursive: true, mode: 0o700 });
-    await privileged('mount', '-t', 'tmpfs', '-o', 'mode=0700', 'nsgate-scratch', setup.scratchDir);
-    for (const [i, dir] of setup.copyUp.entries()) await copyUp(dir, join(setup.scratchDir, `ro${i}`));
-  }
+  for (const dir of setup.copyUp) await copyUp(dir, setup.spareDir);
+  if (setup.ownNetns) await mountSysfs(setup.spareDir);
+  if (setup.cgroup2) await mountCgroup2();
 }
 
 /**
- * RootlessKit's tmpfs+symlink copy-up: a read-only bind of the original stays reachable at `roDir`,
- * a tmpfs covers `dir`, and each original entry appears there as a symlink into the bind.
- * New files land on the tmpfs; an entry can be replaced by removing its symlink. The bind is
- * read-only so that nothing written inside reaches the host through a symlink.
+ * --evacuate-cgroup2: /sys/fs/cgroup shows the cgroup namespace's own cgroup2, rooted at nsgate's cgroup, with
+ * the group the parent moved every process into. A tmpfs first, as RootlessKit does on the host's /sys: where
+ * /sys/fs/cgroup already is a cgroup2 mount, mounting cgroup2 on it again fails with EBUSY.
  */
-async function copyUp(dir: string, roDir: string): Promise<void> {
+async function mountCgroup2(): Promise<void> {
+  await mount({ op: 'fs', type: 'tmpfs', target: CGROUP });
+  await mount({ op: 'fs', type: 'cgroup2', target: CGROUP });
+}
+
+/**
+ * RootlessKit's tmpfs+symlink copy-up: a tmpfs (mode 1777) covers `dir`, the original is moved into it
+ * as a hidden `.roXXXXXX`, and each original entry appears as a relative symlink into it (symlinks are
+ * copied as they are). Any uid inside reads through them; new files land on the tmpfs; an entry is
+ * replaced by removing its symlink. Unlike RootlessKit's, the original's own mount is read-only, so that
+ * nothing written through a symlink reaches the host (mounts below it, such as /run/user/UID, keep theirs).
+ */
+async function copyUp(dir: string, spare: string): Promise<void> {
   const st = await stat(dir).catch((err: Error) => {
     throw new Error(`--copy-up=${dir}: ${err.message} (it must be an existing directory you can read)`);
   });
   if (!st.isDirectory()) throw new Error(`--copy-up=${dir}: not a directory (it must be an existing directory you can read)`);
-  await mkdir(roDir);
-  await privileged('mount', '--rbind', dir, roDir);
-  await privileged('mount', '-o', 'remount,bind,ro', roDir);
-  const entries = await readdir(roDir).catch((err: Error) => {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: Error) => {
     throw new Error(`--copy-up=${dir}: cannot list it: ${err.message} (it must be a directory you can read)`);
   });
-  await privileged('mount', '-t', 'tmpfs', '-o', `mode=${(st.mode & 0o7777).toString(8)}`, 'nsgate-copyup', dir);
-  if (entries.length > 0) await privileged('ln', '-s', '--', ...entries.map((e) => join(roDir, e)), dir);
+  const symlinks = new Map(await Promise.all(entries.filter((e) => e.isSymbolicLink()).map(async (e) => [e.name, await readlink(join(dir, e.name))] as const)));
+  await mount({ op: 'rbind', source: dir, target: spare });
+  await mount({ op: 'remount-ro', target: spare });
+  await mount({ op: 'fs', type: 'tmpfs', target: dir });
+  const original = await mkdtemp(join(dir, '.ro'));
+  await mount({ op: 'move', source: spare, target: original });
+  await Promise.all(entries.map(({ name }) => symlink(symlinks.get(name) ?? join(basename(original), name), join(dir, name))));
+}
+
+const CGROUP = '/sys/fs/cgroup';
+
+/**
+ * A sysfs of the child's own network namespace, so that /sys/class/net lists its interfaces, with the
+ * host's /sys/fs/cgroup kept on it (as RootlessKit does). Where the host's /sys is read-only (nsgate in a
+ * container) only a read-only sysfs can be mounted; where none can, /sys stays the host's.
+ */
+async function mountSysfs(spare: string): Promise<void> {
+  await mount({ op: 'rbind', source: CGROUP, target: spare });
+  for (const readOnly of [false, true]) {
+    try {
+      await mount({ op: 'fs', type: 'sysfs', target: '/sys', readOnly });
+      break;
+    } catch (err) {
+      createLog(false).warn(`${(err as Error).message}: ${readOnly ? "/sys stays the host's" : 'trying a read-only sysfs'}`);
+    }
+  }
+  await mount({ op: 'move', source: spare, target: CGROUP });
 }
 
 /**
- * Point the child's /etc/resolv.conf at the network's DNS. In a copied-up /etc the symlink is replaced
- * by a file; otherwise a file in the scratch dir is bind-mounted over the host's (as RootlessKit does).
+ * The network's resolv.conf and hosts (the parent's files in the state dir) are bind-mounted over
+ * /etc's of the same name, as RootlessKit does: in a copied-up /etc onto empty files that replace the
+ * symlinks; otherwise over the host's, where it has them.
  */
-export async function writeResolvConf(dns: string, copyUp: string[], scratchFile: string): Promise<void> {
-  const text = `nameserver ${dns}\n`;
-  if (copyUp.includes('/etc')) {
-    await rm('/etc/resolv.conf', { force: true });
-    await writeFile('/etc/resolv.conf', text, { mode: 0o644 });
-    return;
+export async function mountEtcFiles(files: string[], etcCopiedUp: boolean): Promise<void> {
+  for (const source of files) {
+    const target = join('/etc', basename(source));
+    if (etcCopiedUp) {
+      await rm(target, { force: true });
+      await writeFile(target, '', { mode: 0o644 });
+    } else if (!(await stat(target).then(() => true, () => false))) {
+      continue;
+    }
+    await mount({ op: 'bind', source, target });
   }
-  await writeFile(scratchFile, text, { mode: 0o644 });
-  const target = await lstat('/etc/resolv.conf').then(() => '/etc/resolv.conf', () => null);
-  if (target && !bindMount(scratchFile, target)) await privileged('mount', '--bind', scratchFile, target);
 }

@@ -11,16 +11,25 @@ import {
   PORT_DRIVER_NETWORKS,
   PORT_DRIVERS,
   PUBLISHING_PORT_DRIVERS,
+  publishingDriverChoices,
   type LaunchOptions,
   type NetDriverName,
   type PortDriverName,
 } from '../options.js';
+import { networkAddresses } from '../network/addresses.js';
 import { IMPLICIT_PORTS } from '../port/drivers/implicit.js';
 import { parsePortSpec } from '../port/spec.js';
 import type { PortSpec } from '../port/types.js';
 import { orList } from '../text.js';
+import { ROOTLESSKIT_VERSION } from '../version.js';
 
-export type LaunchCommand = { kind: 'help'; text: string } | { kind: 'version' } | { kind: 'run'; options: LaunchOptions };
+export type LaunchCommand =
+  | { kind: 'help'; text: string }
+  | { kind: 'version' }
+  /** --print-semver: one component of ROOTLESSKIT_VERSION. */
+  | { kind: 'semver'; component: number }
+  /** `warnings`: what RootlessKit would warn about these flags, in nsgate's words. */
+  | { kind: 'run'; options: LaunchOptions; warnings: string[] };
 
 type Kind = 'boolean' | 'string' | 'int' | 'repeatable';
 
@@ -32,6 +41,8 @@ interface FlagSpec {
   readonly kind: Kind;
   /** The only values accepted; booleans accept true and false. */
   readonly values?: readonly string[];
+  /** Values RootlessKit knows that nsgate refuses, each with why. */
+  readonly refused?: Readonly<Record<string, string>>;
   /** As written on the command line; booleans default to false. */
   readonly default?: string;
   readonly help: string;
@@ -43,15 +54,34 @@ interface FlagSpec {
 
 const USAGE = 'nsgate [flags] COMMAND [ARGS...]';
 const BOOL = ['true', 'false'];
+/** Unicode white space as Go's strings.TrimSpace takes it off the ends (String.trim also takes U+FEFF, not U+0085). */
+const GO_SPACE_CHAR = '[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const GO_SPACE = new RegExp(`^${GO_SPACE_CHAR}+|${GO_SPACE_CHAR}+$`, 'g');
 const AUTO_BOOL = ['auto', 'true', 'false'] as const;
 const CIDR_EXAMPLE = '10.0.2.0/24';
 const MTU_MIN = 68;
 const MTU_MAX = 65520;
+const SEMVER_COMPONENTS = ['major', 'minor', 'patch'] as const;
+/** RootlessKit's network drivers that nsgate lacks. */
+const OTHER_NETWORKS: Readonly<Record<string, string>> = {
+  vpnkit: 'nsgate has no VPNKit network driver (slirp4netns and pasta give the same kind of user-mode network)',
+  'lxc-user-nic': 'nsgate has no lxc-user-nic network driver (it needs the setuid lxc-user-nic helper and a host bridge)',
+  'gvisor-tap-vsock': 'nsgate has no gvisor-tap-vsock network driver (RootlessKit v3 has one; slirp4netns and pasta give the same kind of user-mode network)',
+};
+/** Ignored, as RootlessKit ignores them unless --net names their network, which nsgate refuses. */
+const OTHER_NETWORK_FLAG = (net: string) => `for --net=${net}, which nsgate does not have: accepted and ignored`;
 
 const FLAGS = [
   { name: 'debug', kind: 'boolean', group: 'Misc', help: 'debug mode' },
   { name: 'help', alias: 'h', kind: 'boolean', group: 'Misc', help: 'show help' },
   { name: 'version', alias: 'v', kind: 'boolean', group: 'Misc', help: 'print the version' },
+  {
+    name: 'print-semver',
+    kind: 'string',
+    values: SEMVER_COMPONENTS,
+    group: 'Misc',
+    help: `print a component of the RootlessKit version nsgate stands in for (${ROOTLESSKIT_VERSION}) as a decimal integer`,
+  },
   {
     name: 'copy-up',
     kind: 'repeatable',
@@ -61,7 +91,7 @@ const FLAGS = [
   },
   { name: 'copy-up-mode', kind: 'string', values: ['tmpfs+symlink'], default: 'tmpfs+symlink', group: 'Mount', help: 'copy-up mode' },
   { name: 'propagation', kind: 'string', values: ['rprivate', 'rslave'], default: 'rprivate', group: 'Mount', help: 'mount propagation' },
-  { name: 'net', kind: 'string', values: NET_DRIVERS, default: 'host', group: 'Network', help: 'network driver' },
+  { name: 'net', kind: 'string', values: NET_DRIVERS, refused: OTHER_NETWORKS, default: 'host', group: 'Network', help: 'network driver' },
   {
     name: 'mtu',
     kind: 'int',
@@ -97,6 +127,9 @@ const FLAGS = [
   { name: 'slirp4netns-sandbox', kind: 'string', values: AUTO_BOOL, default: 'auto', group: 'Network [slirp4netns]', help: 'enable slirp4netns sandbox' },
   { name: 'slirp4netns-seccomp', kind: 'string', values: AUTO_BOOL, default: 'auto', group: 'Network [slirp4netns]', help: 'enable slirp4netns seccomp' },
   { name: 'pasta-binary', kind: 'string', default: 'pasta', group: 'Network [pasta]', help: 'path of pasta binary for --net=pasta' },
+  { name: 'vpnkit-binary', kind: 'string', group: 'Network [vpnkit]', help: `path of VPNKit binary, ${OTHER_NETWORK_FLAG('vpnkit')}` },
+  { name: 'lxc-user-nic-binary', kind: 'string', group: 'Network [lxc-user-nic]', help: `path of lxc-user-nic binary, ${OTHER_NETWORK_FLAG('lxc-user-nic')}` },
+  { name: 'lxc-user-nic-bridge', kind: 'string', group: 'Network [lxc-user-nic]', help: `lxc-user-nic bridge name, ${OTHER_NETWORK_FLAG('lxc-user-nic')}` },
   { name: 'port-driver', kind: 'string', values: PORT_DRIVERS, default: 'none', group: 'Port', help: 'port driver for non-host network' },
   { name: 'publish', alias: 'p', kind: 'repeatable', group: 'Port', help: 'publish ports. e.g. "127.0.0.1:8080:80/tcp"' },
   {
@@ -111,6 +144,13 @@ const FLAGS = [
   { name: 'utsns', kind: 'boolean', group: 'Process', help: 'create a UTS namespace' },
   { name: 'ipcns', kind: 'boolean', group: 'Process', help: 'create an IPC namespace' },
   { name: 'reaper', kind: 'string', values: AUTO_BOOL, default: 'auto', group: 'Process', help: 'enable process reaper. Requires --pidns.' },
+  {
+    name: 'evacuate-cgroup2',
+    kind: 'string',
+    group: 'Process',
+    help: "move every process of nsgate's cgroup (v2) into this new subgroup, and enable the cgroup's controllers for its subgroups. Requires --pidns and --cgroupns",
+    normalize: checkCgroupName,
+  },
   {
     name: 'state-dir',
     kind: 'string',
@@ -128,9 +168,6 @@ const FLAGS = [
     help: 'the source of the subids. "dynamic" executes getsubids. "static" reads /etc/{subuid,subgid}.',
   },
 ] as const satisfies readonly FlagSpec[];
-
-/** RootlessKit 1.1.0 flags that nsgate knows about but does not implement. */
-const UNSUPPORTED = ['lxc-user-nic-binary', 'lxc-user-nic-bridge', 'vpnkit-binary', 'evacuate-cgroup2'];
 
 type Row = (typeof FLAGS)[number];
 type Name = Row['name'];
@@ -153,8 +190,12 @@ export function parseLaunchArgs(argv: string[], _env?: NodeJS.ProcessEnv): Launc
   const raw = new FlagValues(given);
   if (raw.flag('help')) return { kind: 'help', text: helpText() };
   if (raw.flag('version')) return { kind: 'version' };
+  const semver = raw.optional('print-semver');
+  if (semver !== undefined) return { kind: 'semver', component: semverComponent(semver) };
   if (command.length === 0) throw new UserError(`no command specified: usage: ${USAGE} (see nsgate --help)`);
-  return { kind: 'run', options: toOptions(new FlagValues(normalizeAll(given)), command) };
+  const values = new FlagValues(normalizeAll(given));
+  const options = toOptions(values, command);
+  return { kind: 'run', options, warnings: flagWarnings(values, options) };
 }
 
 /**
@@ -181,9 +222,17 @@ function scan(argv: string[]): { given: Map<string, string[]>; command: string[]
     } else {
       throw new UserError(`flag --${flag.name} needs a value, e.g. --${flag.name}=${flag.default ?? 'VALUE'}`);
     }
-    given.set(flag.name, [...(given.get(flag.name) ?? []), value]);
+    given.set(flag.name, [...(given.get(flag.name) ?? []), ...(flag.kind === 'repeatable' ? splitList(value) : [value])]);
   }
   return { given, command: [] };
+}
+
+/**
+ * RootlessKit's list flags (urfave/cli string slices) take several values in one, split at commas and each
+ * trimmed of white space: `-p "127.0.0.1:8080:80/tcp, 127.0.0.1:8443:443/tcp"` publishes two ports.
+ */
+function splitList(value: string): string[] {
+  return value.split(',').map((item) => item.replace(GO_SPACE, ''));
 }
 
 function splitOnce(text: string, separator: string): [string, string?] {
@@ -196,6 +245,8 @@ function normalizeAll(given: Map<string, string[]>): Map<string, string[]> {
 }
 
 function checkValue(flag: FlagSpec, value: string): string {
+  const refusal = flag.refused?.[value];
+  if (refusal) throw new UserError(`--${flag.name}=${value} is not supported: ${refusal}; allowed values are ${flag.values!.join(', ')}`);
   if (flag.values && !flag.values.includes(value)) throw badValue(flag, value, flag.values);
   if (value === '') throw new UserError(`--${flag.name} needs a non-empty value`);
   if (flag.kind === 'int' && !/^-?[0-9]+$/.test(value)) throw new UserError(`--${flag.name} expects an integer, got ${JSON.stringify(value)}`);
@@ -208,21 +259,15 @@ function badValue(flag: FlagSpec, value: string, allowed: readonly string[]): Us
 
 function unknownFlag(shown: string, name: string): UserError {
   const near = closestName(name);
-  const hint =
-    near === undefined
-      ? ''
-      : UNSUPPORTED.includes(near)
-        ? `: --${near} is a RootlessKit flag not supported by nsgate`
-        : `: did you mean --${near}?`;
-  return new UserError(`unknown flag ${shown}${hint} (see nsgate --help)`);
+  return new UserError(`unknown flag ${shown}${near === undefined ? '' : `: did you mean --${near}?`} (see nsgate --help)`);
 }
 
-/** The known or unsupported flag name nearest to `name`, if it is close enough to be a typo. */
+/** The flag name nearest to `name`, if it is close enough to be a typo. */
 function closestName(name: string): string | undefined {
   // Short names allow fewer edits, or every one-letter typo would "mean" some flag.
   const limit = Math.min(2, Math.floor(name.length / 2));
   let best: { name: string; distance: number } | undefined;
-  for (const candidate of [...FLAGS.map((flag) => flag.name), ...UNSUPPORTED]) {
+  for (const candidate of FLAGS.map((flag) => flag.name)) {
     const distance = editDistance(name, candidate);
     if (distance <= limit && (best === undefined || distance < best.distance)) best = { name: candidate, distance };
   }
@@ -286,6 +331,7 @@ function toOptions(values: FlagValues, command: string[]): LaunchOptions {
     utsns: values.flag('utsns'),
     ipcns: values.flag('ipcns'),
     reaper: values.choice('reaper'),
+    evacuateCgroup2: values.optional('evacuate-cgroup2'),
     detachNetns: values.flag('detach-netns'),
     slirp4netnsBinary: values.text('slirp4netns-binary'),
     pastaBinary: values.text('pasta-binary'),
@@ -299,7 +345,15 @@ function toOptions(values: FlagValues, command: string[]): LaunchOptions {
     command,
   };
   checkCombination(options);
+  checkNetworkFlags(values, net);
   return options;
+}
+
+/** --print-semver's answer; a bad component is refused even without COMMAND, as in RootlessKit. */
+function semverComponent(component: string): number {
+  const index = SEMVER_COMPONENTS.indexOf(component as (typeof SEMVER_COMPONENTS)[number]);
+  if (index < 0) throw badValue(LOOKUP.get('print-semver')!, component, SEMVER_COMPONENTS);
+  return Number(ROOTLESSKIT_VERSION.split('.')[index]);
 }
 
 function autoMtu(net: NetDriverName): number {
@@ -319,6 +373,9 @@ function checkCombination(options: LaunchOptions): void {
   checkPortDriver(options);
   if (options.detachNetns && options.net === 'host') throw needsNetns('--detach-netns');
   if (options.reaper === 'true' && !options.pidns) throw new UserError('--reaper=true requires --pidns');
+  // In RootlessKit's order: --cgroupns first.
+  if (options.evacuateCgroup2 !== undefined && !options.cgroupns) throw new UserError('--evacuate-cgroup2 requires --cgroupns (and --pidns)');
+  if (options.evacuateCgroup2 !== undefined && !options.pidns) throw new UserError('--evacuate-cgroup2 requires --pidns');
   if (options.portDriver === 'bypass' && options.detachNetns) {
     throw new UserError('--port-driver=bypass cannot be used with --detach-netns: COMMAND stays in the host network namespace there, so what it binds is on the host already');
   }
@@ -340,12 +397,34 @@ function checkPortDriver({ portDriver, net, publish }: LaunchOptions): void {
     throw new UserError(`${flag} works only with ${orList(nets.map((n) => `--net=${n}`))}, not --net=${net}${why ? `: ${why}` : ''}`);
   }
   if (publish.length === 0 || PUBLISHING_PORT_DRIVERS.includes(portDriver)) return;
-  const usable = PUBLISHING_PORT_DRIVERS.filter((driver) => PORT_DRIVER_NETWORKS[driver].includes(net));
-  const choices = orList((usable.length > 0 ? usable : PUBLISHING_PORT_DRIVERS).map((driver) => `--port-driver=${driver}`));
+  const choices = publishingDriverChoices(net);
   if (portDriver === 'implicit') {
     throw new UserError(`--publish cannot be used with ${flag}: ${IMPLICIT_PORTS}. Drop --publish, or choose the ports with ${choices}`);
   }
   throw new UserError(`--publish needs a port driver: add ${choices} (${flag} publishes nothing)`);
+}
+
+/** RootlessKit refuses a custom --cidr or --ifname where there is no network of its own to apply them to. */
+function checkNetworkFlags(values: FlagValues, net: NetDriverName): void {
+  if (net !== 'host' && net !== 'none') return;
+  for (const name of ['cidr', 'ifname'] as const) {
+    if (values.list(name).length > 0) throw new UserError(`--${name} cannot be used with --net=${net}: it applies to the slirp4netns and pasta networks`);
+  }
+}
+
+/** What RootlessKit warns about in these flags, in nsgate's words. */
+function flagWarnings(values: FlagValues, options: LaunchOptions): string[] {
+  const warnings: string[] = [];
+  const userMode = options.net === 'slirp4netns' || options.net === 'pasta';
+  if (userMode && !options.disableHostLoopback) {
+    const { gateway } = networkAddresses(options.cidr);
+    warnings.push(
+      `specifying --disable-host-loopback is highly recommended: without it, processes in the namespace can connect to the host's 127.0.0.1:* through ${gateway}`,
+    );
+  }
+  if (!userMode && values.list('mtu').some((mtu) => mtu !== '0')) warnings.push(`--mtu has no effect with --net=${options.net}`);
+  if (!userMode && options.ipv6) warnings.push(`--ipv6 has no effect with --net=${options.net}`);
+  return warnings;
 }
 
 function needsNetns(what: string, drivers: readonly NetDriverName[] = NET_DRIVERS): UserError {
@@ -380,6 +459,14 @@ function formatIPv4(ip: number): string {
   return [24, 16, 8, 0].map((shift) => Math.floor(ip / 2 ** shift) % 256).join('.');
 }
 
+/** A cgroup name, as RootlessKit checks it: not empty, no "/"; nor "." or "..", which name no new group. */
+function checkCgroupName(name: string): string {
+  if (name.includes('/') || name === '.' || name === '..') {
+    throw new UserError(`--evacuate-cgroup2 ${JSON.stringify(name)}: expected the name of a new cgroup, without "/" (e.g. rootlesskit_evacuation), not "." or ".."`);
+  }
+  return name;
+}
+
 /** A name the kernel accepts (dev_valid_name): at most 15 bytes, no "/", ":" or whitespace, not "." or "..". */
 function checkIfname(name: string): string {
   if (Buffer.byteLength(name) > 15 || /[\s/:]/.test(name) || name === '.' || name === '..') {
@@ -392,7 +479,11 @@ function checkCopyUp(dir: string): string {
   if (!posix.isAbsolute(dir)) throw new UserError(`--copy-up ${dir}: must be an absolute path, e.g. /etc`);
   const normalized = posix.normalize(dir);
   if (normalized === '/') throw new UserError('--copy-up /: the root directory cannot be copied up; name a directory such as /etc');
-  return normalized.replace(/\/$/, '');
+  const clean = normalized.replace(/\/$/, '');
+  if (clean === '/tmp') {
+    throw new UserError(`--copy-up ${dir}: /tmp cannot be copied up (it holds the mounts a copy-up moves, as in RootlessKit); name a directory such as /etc`);
+  }
+  return clean;
 }
 
 function helpText(): string {
@@ -419,7 +510,7 @@ function signature(flag: FlagSpec): string {
 /** `network driver [host, none, slirp4netns, pasta] (default: "host")` */
 function description(flag: FlagSpec): string {
   const values = flag.values ? ` [${flag.values.join(', ')}]` : '';
-  const repeatable = flag.kind === 'repeatable' ? ' (repeatable)' : '';
+  const repeatable = flag.kind === 'repeatable' ? ' (repeatable; a comma separates several in one)' : '';
   const shown = flag.kind === 'boolean' ? flag.default ?? 'false' : flag.kind === 'string' && flag.default ? JSON.stringify(flag.default) : flag.default;
   return `${flag.help}${values}${repeatable}${shown === undefined ? '' : ` (default: ${shown})`}`;
 }

@@ -17,9 +17,15 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`nsgate version ${VERSION}\n`);
     return 0;
   }
+  if (cmd.kind === 'semver') {
+    process.stdout.write(`${cmd.component}\n`);
+    return 0;
+  }
+  const log = createLog(cmd.options.debug);
+  for (const warning of cmd.warnings) log.warn(warning);
   // Every forwarded connection holds fds (two in the relay), and COMMAND inherits the raised limit as under RootlessKit.
   raiseOpenFileLimit();
-  return launch(cmd.options, createLog(cmd.options.debug));
+  return launch(cmd.options, log);
 }
 
 main(process.argv.slice(2)).then(

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ChildRun, ChildSetup, ParentMessage } from '../child/protocol.js';
 import { UserError } from '../errors.js';
-import { exitStatus } from '../exit-status.js';
+import { commandStatus, goExitDescription } from '../exit-status.js';
 import { openFdChannel, type FdChannel } from './fd-channel.js';
 import { SocketRequests } from './socket-requests.js';
 import type { LaunchOptions } from '../options.js';
@@ -17,8 +18,9 @@ const EXEC_CHILD = 'exec "$0" "$@"';
  * As pid 1 of a new pid namespace (--reaper), the shell stays and waits: its wait reaps every orphan
  * reparented to it, which node would leave as zombies. Stdin goes through fd 5 because a background job's
  * own fd 0 is replaced by /dev/null before its redirections apply (fd 3 is the IPC channel, 4 the gate).
+ * The wait's stderr is muted: the shell would print "Killed" when node is, and nsgate reports that itself.
  */
-const REAP_CHILD = 'exec 5<&0 && { "$0" "$@" <&5 5<&- & } && exec 5<&- && wait $!';
+const REAP_CHILD = 'exec 5<&0 && { "$0" "$@" <&5 5<&- & } && exec 5<&- && wait $! 2>/dev/null';
 
 /** unshare(1) arguments for the child's namespaces. Pure, for tests. */
 export function unshareArgs(o: Pick<LaunchOptions, 'net' | 'detachNetns' | 'propagation' | 'pidns' | 'utsns' | 'ipcns' | 'cgroupns'>): string[] {
@@ -36,24 +38,37 @@ export function unshareArgs(o: Pick<LaunchOptions, 'net' | 'detachNetns' | 'prop
  * network namespace is detached, the builtin driver's socket requests.
  */
 export class Child extends SocketRequests {
-  /** Settles with COMMAND's exit status, or the child's own if it dies before reporting one. */
-  readonly exited: Promise<number>;
+  /** Settles with COMMAND's end as the child reports it, or the child's own if it dies before reporting one. */
+  readonly exited: Promise<ChildEnd>;
+  /**
+   * The node process in the namespaces, known once it says hello: what STATE_DIR/child_pid names, where
+   * signals for COMMAND go. (`namespacePid` is in the same namespaces but, as a --pidns reaper, ignores them.)
+   */
+  pid = 0;
   /** Settles once node runs in the child and listens on the IPC channel. */
   private readonly hello: Promise<void>;
-  private reported: number | undefined;
+  private reported: Extract<ChildMessage, { t: 'exited' }> | undefined;
   private failure: string | undefined;
   private waiters: Array<{ t: ChildMessage['t']; resolve(): void; reject(err: Error): void }> = [];
 
-  private constructor(private readonly child: ChildProcess, readonly pid: number, fdChannel: number | null) {
+  /**
+   * `namespacePid` is a process in the child's namespaces from the start (a helper may join them); `reaper`,
+   * with --pidns --reaper, the shell that is pid 1 there, whose only child becomes node.
+   */
+  private constructor(private readonly child: ChildProcess, readonly namespacePid: number, reaper: boolean, fdChannel: number | null) {
     super(child, fdChannel);
-    this.hello = new Promise((resolve, reject) => this.waiters.push({ t: 'hello', resolve, reject }));
+    this.hello = new Promise<void>((resolve, reject) => this.waiters.push({ t: 'hello', resolve, reject })).then(() => {
+      this.pid = reaper ? onlyChild(namespacePid) : namespacePid;
+    });
     this.hello.catch(() => {}); // Also reported by whichever step awaits it.
     child.on('message', (msg: ChildMessage) => this.onMessage(msg));
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
-        const own = exitStatus(code, signal);
-        this.failWaiters(new Error(this.failure ?? `the child process exited (status ${own}) before it was ready`));
-        resolve(this.reported ?? own);
+        // Under the --reaper shell, a node killed by signal N shows as the shell's exit status 128+N.
+        const killedBy = signal ?? (reaper && code !== null && code > 128 ? signalName(code - 128) : null);
+        const own = { status: commandStatus(killedBy ? null : code), description: goExitDescription(killedBy ? null : code, killedBy), of: 'child' } as const;
+        this.failWaiters(new Error(this.failure ?? `the child process exited (${own.description}) before it was ready`));
+        resolve(this.reported ? { status: this.reported.code, description: this.reported.description, of: 'command' } : own);
       });
     });
   }
@@ -93,7 +108,7 @@ export class Child extends SocketRequests {
         mapIds(proc.pid!).then(
           () => {
             proc.off('error', failed).off('exit', ended);
-            resolve(new Child(proc, options.pidns ? forkedPid(proc.pid!) : proc.pid!, relay?.parentEnd ?? null));
+            resolve(new Child(proc, options.pidns ? onlyChild(proc.pid!) : proc.pid!, reaps(options), relay?.parentEnd ?? null));
             gate.end('\n');
           },
           (err: unknown) => {
@@ -105,7 +120,7 @@ export class Child extends SocketRequests {
     });
   }
 
-  /** Prepare the namespaces, as soon as node runs in the child. */
+  /** Prepare the namespaces, as soon as node runs in the child (`pid` is known from then on). */
   async setup(setup: ChildSetup): Promise<void> {
     await this.hello;
     return this.ask({ t: 'setup', setup }, 'ready');
@@ -115,8 +130,13 @@ export class Child extends SocketRequests {
     return this.ask({ t: 'run', run }, 'started');
   }
 
+  /** Send `signal` to the child, which passes it on to COMMAND. */
   signal(signal: NodeJS.Signals): void {
-    this.post({ t: 'signal', signal });
+    try {
+      process.kill(this.pid, signal);
+    } catch {
+      // The child is gone: its exit is on its way.
+    }
   }
 
   /**
@@ -150,7 +170,7 @@ export class Child extends SocketRequests {
         this.failure = msg.message;
         return this.failWaiters(new Error(msg.message));
       case 'exited':
-        this.reported = msg.code;
+        this.reported = msg;
         return;
       default: {
         const i = this.waiters.findIndex((w) => w.t === msg.t);
@@ -168,8 +188,20 @@ function reaps(o: Pick<LaunchOptions, 'pidns' | 'reaper'>): boolean {
   return o.pidns && o.reaper !== 'false';
 }
 
-/** With --pidns, unshare forks: the process in the new namespaces is its only child. */
-function forkedPid(unsharePid: number): number {
-  const children = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim().split(/\s+/);
+/** How the child ended: COMMAND's end as it reported it, or its own when it died without a report. */
+export interface ChildEnd {
+  status: number;
+  /** In RootlessKit's words: `exit status 42`, `signal: killed`. */
+  description: string;
+  of: 'command' | 'child';
+}
+
+function signalName(num: number): NodeJS.Signals | null {
+  return (Object.keys(constants.signals) as NodeJS.Signals[]).find((name) => constants.signals[name] === num) ?? null;
+}
+
+/** The only child of `pid`: what unshare forks with --pidns, and node under the --reaper shell. */
+function onlyChild(pid: number): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/);
   return Number(children[0]);
 }

@@ -1,23 +1,25 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { API_VERSION, type ApiInfo } from '../api/types.js';
 import { namespacePaths } from '../network/namespace-paths.js';
-import { PUBLISHING_PORT_DRIVERS, type LaunchOptions } from '../options.js';
+import type { LaunchOptions } from '../options.js';
 import { networkArgsFor } from '../port/drivers/implicit.js';
 import { formatPortSpec } from '../port/spec.js';
-import { orList } from '../text.js';
 import { VERSION } from '../version.js';
-import { FORWARDED_SIGNALS } from '../child/protocol.js';
+import { FORWARDED_SIGNALS } from '../forwarded-signals.js';
 import { Child } from './child.js';
+import { writeEtcFiles } from './etc-files.js';
 import type { SocketRequests } from './socket-requests.js';
+import { evacuateCgroup2 } from './cgroup2.js';
 import { idMapWriter } from './idmap.js';
 import type { Log } from './log.js';
+import { parseMountinfo, propagationWarning } from './mountinfo.js';
 import { openStateDir } from './state-dir.js';
-import { exitStatus } from '../exit-status.js';
+import { shellStatus } from '../exit-status.js';
 
-
-export const NO_PORTS_MESSAGE = `no port driver is available: nsgate was started with --port-driver=none; start it with ${orList(
-  PUBLISHING_PORT_DRIVERS.map((driver) => `--port-driver=${driver}`),
-)} to publish ports`;
+/** RootlessKit's warning, in other words: a host that replaces its /etc/resolv.conf unmounts ours in the namespace. */
+const RESOLV_CONF_WITHOUT_COPY_UP =
+  "/etc/resolv.conf is bind-mounted without --copy-up=/etc: if the host recreates its /etc/resolv.conf, the namespace sees the host's again " +
+  '(its nameserver may be unreachable from inside); unless it is static, --copy-up=/etc is highly recommended';
 
 /** Undo steps, run last-in first-out whatever happens. */
 class Cleanup {
@@ -63,6 +65,9 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
   const step = <T>(p: Promise<T>): Promise<T> => Promise.race([p, interrupted]);
 
   try {
+    const mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+    const propagation = propagationWarning(options.propagation, mounts);
+    if (propagation) log.warn(propagation);
     const state = openStateDir(options.stateDir);
     cleanup.push(() => state.remove());
     log.debug(`state dir ${state.path}`);
@@ -77,21 +82,31 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     child = await step(starting);
     const running = child;
     cleanup.push(() => running.stop());
-    log.debug(`child ${child.pid} is in its namespaces, with its id maps`);
-    writeFileSync(state.file('child_pid'), `${child.pid}`);
+    log.debug(`child ${child.namespacePid} is in its namespaces, with its id maps`);
+    // Before COMMAND starts, so that it starts in the new group; the child mounts the group's cgroup2 below.
+    if (options.evacuateCgroup2 !== undefined) {
+      evacuateCgroup2(options.evacuateCgroup2, { mounts, selfCgroup: readFileSync('/proc/self/cgroup', 'utf8') }, log.warn);
+    }
     const [{ networkDriver }, { Dialer }] = await step(helpers);
 
     const detached = options.detachNetns ? state.file('netns') : undefined;
+    // Made and removed here, where it never holds a mount (the child's are in its own mount namespace), so
+    // that none is left behind even if the child fails with a mount on it. /tmp cannot be copied up.
+    const spareDir = mkdtempSync('/tmp/nsgate-mnt-');
+    const removeSpareDir = () => existsSync(spareDir) && rmdirSync(spareDir);
+    cleanup.push(removeSpareDir);
+    log.debug(`the child's mounts wait in ${spareDir} while their place is covered`);
     const setup = child.setup({
-      loopback: options.net !== 'host',
+      ownNetns: options.net !== 'host' && !detached,
       ...(detached ? { detachedNetns: detached } : {}),
       copyUp: options.copyUp,
-      scratchDir: state.file('copyup'),
-      resolvConf: state.file('resolv.conf'),
+      spareDir,
+      // As RootlessKit: not with a detached network namespace (the child leaves /sys alone then).
+      cgroup2: options.evacuateCgroup2 !== undefined && !detached,
     });
     // A detached network namespace must exist before a helper can join it; otherwise both start at once.
     if (detached) await step(setup);
-    const where = { childPid: child.pid, ...(detached ? { detachedNetns: detached } : {}) };
+    const where = { childPid: child.namespacePid, ...(detached ? { detachedNetns: detached } : {}) };
     const netDriver = networkDriver(options.net, networkArgsFor(options));
     // Registered as soon as it runs, so that a failing child setup still stops it.
     const helper = netDriver?.start({ ...where, stateDir: state.path, options, debug: log.debug }).then((helper) => {
@@ -99,9 +114,10 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       return helper;
     });
     const [network] = await step(Promise.all([helper, setup]));
+    removeSpareDir();
     log.debug('namespaces set up, network ready');
 
-    const [{ startApiServer }, { PortManager }, { createPortDriver }] = await step(services);
+    const [{ startApiServer }, { PortManager }, { createPortDriver, noPortsMessage }] = await step(services);
     let inside: SocketRequests = running;
     if (detached && options.portDriver === 'builtin') {
       const dialer = await step(Dialer.start(namespacePaths(where)));
@@ -119,35 +135,38 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       ...(network ? { networkDriver: network.info } : options.net === 'none' ? { networkDriver: { driver: 'none' } } : {}),
       ...(portDriver ? { portDriver: portDriver.info() } : {}),
     });
-    const api = await step(startApiServer({ socketPath: state.file('api.sock'), info, ports, noPortsMessage: NO_PORTS_MESSAGE }));
-    cleanup.push(() => api.close());
-
     for (const spec of options.publish) {
       const { id } = await step(ports!.add(spec));
       log.debug(`published ${formatPortSpec(spec)} as port ${id}`);
     }
 
-    await step(
-      child.run({
-        command: options.command,
-        env: commandEnv(state.path),
-        // Detached, COMMAND stays on the host's network and keeps the host's resolv.conf.
-        ...(network?.info.dns?.[0] && !detached ? { dns: network.info.dns[0] } : {}),
-      }),
-    );
+    // In RootlessKit's order, which scripts may wait on: child_pid (read-only) once the network and the
+    // published ports are ready, then api.sock. A child_pid left by an nsgate that was SIGKILLed goes first.
+    const childPidFile = state.file('child_pid');
+    rmSync(childPidFile, { force: true });
+    writeFileSync(childPidFile, `${running.pid}`, { mode: 0o444 });
+    const api = await step(startApiServer({ socketPath: state.file('api.sock'), info, ports, noPortsMessage: noPortsMessage(options) }));
+    cleanup.push(() => api.close());
+
+    const etcFiles = network ? writeEtcFiles(state, network.info.dns ?? []) : [];
+    // Detached, COMMAND stays on the host's network and keeps the host's files.
+    const mountEtc = etcFiles.length > 0 && !detached;
+    if (mountEtc && !options.copyUp.includes('/etc')) log.warn(RESOLV_CONF_WITHOUT_COPY_UP);
+    await step(child.run({ command: options.command, env: commandEnv(state.path), ...(mountEtc ? { etcFiles } : {}) }));
     started = true;
     log.debug('COMMAND started');
-    if (!network) return await child.exited;
-    const outcome = await Promise.race([
-      child.exited.then((status) => ({ status })),
-      network.died.then((reason) => ({ reason })),
-    ]);
-    if ('status' in outcome) return outcome.status;
-    log.error(`${network.info.driver} died: ${outcome.reason}; stopping`);
-    await running.stop();
-    return 1;
+    const helperDied = network?.died.then((reason) => `${network.info.driver} died: ${reason}; stopping`);
+    const outcome = await Promise.race([child.exited, ...(helperDied ? [helperDied] : [])]);
+    if (typeof outcome === 'string') {
+      log.error(outcome);
+      await running.stop();
+      return 1;
+    }
+    // RootlessKit's words for a COMMAND or child that failed (its child and parent each print a line; one is enough).
+    if (outcome.status !== 0) log.error(outcome.of === 'command' ? `command [${options.command.join(' ')}] exited: ${outcome.description}` : `child exited: ${outcome.description}`);
+    return outcome.status;
   } catch (err) {
-    if (err instanceof Interrupted) return exitStatus(null, err.signal);
+    if (err instanceof Interrupted) return shellStatus(null, err.signal);
     throw err;
   } finally {
     await cleanup.run(log);

@@ -1,5 +1,7 @@
 /** Where a published port listens on the host, and a failed bind in words: shared by the drivers. */
+import { networkInterfaces } from 'node:os';
 import { UserError } from '../errors.js';
+import { unmapIPv4 } from './ip.js';
 import type { PortSpec } from './types.js';
 
 /** Where the host socket of a spec listens. */
@@ -12,19 +14,37 @@ const WILDCARDS = new Set(['', '0.0.0.0', '::']);
 
 /**
  * RootlessKit's (Go's) listen rules: plain `tcp`/`udp` on a wildcard listens on IPv4 and IPv6
- * (one dual-stack socket), `*4` only on IPv4, `*6` only on IPv6. Pure, for tests.
+ * (one dual-stack socket), `*4` only on IPv4, `*6` only on IPv6; an IPv4-mapped address is the IPv4
+ * one it holds. Pure, for tests.
  */
 export function listenAddress(spec: PortSpec): ListenAddress {
-  const ip = spec.parentIP ?? '';
+  const ip = unmapIPv4(spec.parentIP ?? '');
   const family = spec.proto.at(-1);
   if (!WILDCARDS.has(ip)) return { host: ip, ipv6Only: family === '6' };
   if (family === '4') return { host: '0.0.0.0', ipv6Only: false };
   return { host: '::', ipv6Only: family === '6' };
 }
 
-/** Where the child side connects: childIP, else loopback inside the namespace. */
-export function childAddress(spec: PortSpec): string {
-  return spec.childIP ?? '127.0.0.1';
+/**
+ * Where the child side connects, as RootlessKit v2.3.4's builtin child dials: the childIP if given; else the
+ * parent IP itself, the same address inside the namespace (`[::1]:8080:80/tcp6` reaches a server on ::1, and
+ * `[::]` one on ::1 too), except an empty parent IP, 0.0.0.0 and the host's first non-loopback IPv4 address
+ * (`hostIPv4`), which go to 127.0.0.1. An IPv4-mapped address is dialled as IPv4, as Go dials it. Pure with
+ * `hostIPv4` given, for tests.
+ */
+export function childAddress(spec: PortSpec, hostIPv4: string | undefined = firstHostIPv4()): string {
+  if (spec.childIP) return unmapIPv4(spec.childIP);
+  const parentIP = unmapIPv4(spec.parentIP ?? '');
+  return parentIP === '' || parentIP === '0.0.0.0' || parentIP === hostIPv4 ? '127.0.0.1' : parentIP;
+}
+
+/** The host's first non-loopback IPv4 address, in interface order (Go's net.InterfaceAddrs, which RootlessKit asks). */
+function firstHostIPv4(): string | undefined {
+  for (const addrs of Object.values(networkInterfaces())) {
+    const found = addrs?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (found) return found.address;
+  }
+  return undefined;
 }
 
 /** A bind error as the user should read it. */

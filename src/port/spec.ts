@@ -1,8 +1,7 @@
 /** Port specs: RootlessKit's string grammar and the checks shared with the REST API's JSON. */
 
-import { isIPv4, isIPv6 } from 'node:net';
-
 import { UserError } from '../errors.js';
+import { ipFamily, isGoIP } from './ip.js';
 import { PROTOS, type PortSpec, type Proto } from './types.js';
 
 type Field = keyof PortSpec;
@@ -11,7 +10,11 @@ type Fail = (field: Field, problem: string) => never;
 
 const FORM = '[PARENT_IP]:PARENT_PORT[:CHILD_IP]:CHILD_PORT/PROTO, e.g. 0.0.0.0:8080:80/tcp';
 const PORT_RANGE = '(allowed: 1-65535)';
-const DECIMAL = /^[0-9]+$/;
+/** A port as Go's strconv.Atoi reads it (RootlessKit's): decimal digits, an optional sign. */
+const PORT_TEXT = /^[+-]?[0-9]+$/;
+/** What Go's text/scanner skips between tokens: RootlessKit ignores it around the parts before the child port. */
+const BLANK = /^[ \t\n\r]+|[ \t\n\r]+$/g;
+const UNKNOWN_PROTO = `is unknown (allowed: ${PROTOS.join(', ')})`;
 const LABELS: Record<Field, string> = {
   proto: 'proto',
   parentIP: 'parent IP',
@@ -20,26 +23,24 @@ const LABELS: Record<Field, string> = {
   childPort: 'child port',
 };
 
-/** Parses `<parentIP>:<parentPort>[:<childIP>]:<childPort>/<proto>` (parentIP may be empty). */
+/**
+ * Parses `<parentIP>:<parentPort>[:<childIP>]:<childPort>/<proto>` as RootlessKit v2 does: the proto is
+ * after the last "/", the child port after the last ":" before it; the parts before the child port may
+ * be in brackets (needed only for IPv6) and surrounded by blanks; either IP may be empty.
+ */
 export function parsePortSpec(text: string): PortSpec {
   const fail = (problem: string): never => {
     throw new UserError(`invalid port spec ${JSON.stringify(text)}: ${problem}`);
   };
   const parts = splitSpec(text, fail);
   const failField: Fail = (field, problem) => fail(`${LABELS[field]} ${JSON.stringify(parts[field]?.raw)} ${problem}`);
-  const ip = (field: 'parentIP' | 'childIP'): string | undefined => {
-    const part = parts[field];
-    if (part?.inner !== undefined && !isIPv6(part.inner)) {
-      failField(field, 'is not an IPv6 address (only IPv6 addresses go in brackets, e.g. [::1])');
-    }
-    return part?.inner ?? part?.raw;
-  };
+  const ip = (field: 'parentIP' | 'childIP'): string | undefined => parts[field]?.value;
   const port = (field: 'parentPort' | 'childPort'): number => {
-    if (!DECIMAL.test(parts[field].raw)) failField(field, `is not a decimal number ${PORT_RANGE}`);
-    return Number(parts[field].raw);
+    if (!PORT_TEXT.test(parts[field].value)) failField(field, `is not a decimal number ${PORT_RANGE}`);
+    return Number(parts[field].value);
   };
   return checkSpec(
-    { proto: parts.proto.raw, parentIP: ip('parentIP'), parentPort: port('parentPort'), childIP: ip('childIP'), childPort: port('childPort') },
+    { proto: parts.proto.value, parentIP: ip('parentIP'), parentPort: port('parentPort'), childIP: ip('childIP'), childPort: port('childPort') },
     failField,
   );
 }
@@ -47,8 +48,8 @@ export function parsePortSpec(text: string): PortSpec {
 interface Part {
   /** The part as written. */
   raw: string;
-  /** The text inside the brackets, if the part is bracketed. */
-  inner?: string;
+  /** Without the blanks and brackets around it. */
+  value: string;
 }
 
 interface SpecParts {
@@ -62,53 +63,76 @@ interface SpecParts {
 /** Cuts `text` into the grammar's parts; the values are checked later. */
 function splitSpec(text: string, fail: (problem: string) => never): SpecParts {
   if (text === '') fail(`it is empty (the form is ${FORM})`);
-  const slash = text.indexOf('/');
+  const slash = text.lastIndexOf('/');
   if (slash < 0) fail(`missing "/<proto>" (the form is ${FORM})`);
   const proto = text.slice(slash + 1);
   const protoName = /^[a-z0-9]*/.exec(proto)![0];
   if (protoName !== proto && isProto(protoName)) {
     fail(`unexpected ${JSON.stringify(proto.slice(protoName.length))} after proto "${protoName}"`);
   }
-  const parts = splitParts(text.slice(0, slash), fail);
-  if (parts.length === 2 && parts.every((part) => DECIMAL.test(part.raw))) {
+  // Checked before the rest, as RootlessKit does: a proto with a ":" in it would move the child port.
+  if (!isProto(proto)) fail(`proto ${JSON.stringify(proto)} ${UNKNOWN_PROTO}`);
+  const colon = text.lastIndexOf(':', slash);
+  const childPort = text.slice(colon + 1, slash);
+  const head = colon < 0 ? [] : splitHead(text.slice(0, colon), fail);
+  if (head.length === 1 && PORT_TEXT.test(head[0]!.value) && PORT_TEXT.test(childPort)) {
     fail(`missing the parent IP part, which may be empty: write ":${text}" (all addresses) or "0.0.0.0:${text}"`);
   }
-  if (parts.length < 3 || parts.length > 4) {
-    fail(`expected 3 or 4 ":"-separated parts before "/", got ${parts.length} (the form is ${FORM}; IPv6 addresses go in brackets, e.g. [::1]:8080:80/tcp6)`);
+  if (head.length < 2 || head.length > 3) {
+    fail(`expected 3 or 4 ":"-separated parts before "/", got ${head.length + 1} (the form is ${FORM}; IPv6 addresses go in brackets, e.g. [::1]:8080:80/tcp6)`);
   }
-  const empty = parts.findIndex((part, i) => i > 0 && part.raw === '');
-  if (empty > 0) fail(`part ${empty + 1} is empty (only the parent IP may be; IPv6 addresses go in brackets, e.g. [::1])`);
-  const [parentIP, parentPort, third, fourth] = parts as [Part, Part, Part, Part?];
-  const child = fourth ? { childIP: third, childPort: fourth } : { childPort: third };
-  return { proto: { raw: proto }, parentIP, parentPort, ...child };
+  const [parentIP, parentPort, childIP] = head as [Part, Part, Part?];
+  if (parentPort.value === '') fail(`the parent port (part 2) is empty (IPv6 addresses go in brackets, e.g. [::1]:8080:80/tcp6)`);
+  return { proto: { raw: proto, value: proto }, parentIP, parentPort, ...(childIP ? { childIP } : {}), childPort: { raw: childPort, value: childPort } };
 }
 
-/** Splits at the colons outside brackets. */
-function splitParts(text: string, fail: (problem: string) => never): Part[] {
-  // A part is an IPv6 address in brackets, or text without brackets or colons.
-  const part = /\[([^[\]]*)\]|[^:[\]]*/y;
+const HEAD_LABELS = [LABELS.parentIP, LABELS.parentPort, LABELS.childIP];
+
+/** Splits the text before the child port at the colons outside brackets, and takes off blanks and brackets. */
+function splitHead(head: string, fail: (problem: string) => never): Part[] {
+  const misplaced = (at: number): never =>
+    fail(`unbalanced or misplaced "${head[at]}" at offset ${at} (brackets go around a whole part, e.g. [::1]:8080:80/tcp6)`);
   const parts: Part[] = [];
-  for (; ; part.lastIndex++) {
-    const start = part.lastIndex;
-    const match = part.exec(text)!;
-    parts.push(match[1] === undefined ? { raw: match[0] } : { raw: match[0], inner: match[1] });
-    const end = part.lastIndex;
-    const next = text[end];
-    if (next === undefined) return parts;
-    if (next === '[' || next === ']') {
-      fail(`unbalanced or misplaced "${next}" at offset ${end} (an IPv6 address goes in one pair of brackets, e.g. [::1])`);
+  let start = 0;
+  let open = -1;
+  for (let i = 0; i <= head.length; i++) {
+    const c = head[i];
+    if (c === '[') {
+      if (open >= 0 || head.slice(start, i).replace(BLANK, '') !== '') misplaced(i);
+      open = i;
+    } else if (c === ']') {
+      if (open < 0) misplaced(i);
+      open = -1;
+    } else if (open < 0 && (c === ':' || c === undefined)) {
+      parts.push(unwrap(head.slice(start, i), HEAD_LABELS[parts.length] ?? `part ${parts.length + 1}`, fail));
+      start = i + 1;
     }
-    if (next !== ':') fail(`unexpected ${JSON.stringify(text.slice(end))} after ${JSON.stringify(text.slice(start, end))} (expected ":")`);
   }
+  if (open >= 0) misplaced(open);
+  return parts;
 }
 
-/** Formats `spec` in the grammar of parsePortSpec: parsePortSpec(formatPortSpec(s)) deep-equals s. */
+/** A part without the blanks and brackets around it; blanks inside, or text after "]", are refused. */
+function unwrap(raw: string, label: string, fail: (problem: string) => never): Part {
+  const trimmed = raw.replace(BLANK, '');
+  if (!trimmed.startsWith('[')) {
+    // RootlessKit's scanner would join the pieces ("1 27.0.0.1" is 127.0.0.1 to it): refused as surely a mistake.
+    if (/[ \t\n\r]/.test(trimmed)) fail(`${label} ${JSON.stringify(raw)} has blanks inside (they may only surround it)`);
+    return { raw, value: trimmed };
+  }
+  const close = trimmed.indexOf(']');
+  // RootlessKit would silently drop one token there ("[::1]x" is ::1 to it).
+  if (close !== trimmed.length - 1) fail(`unexpected ${JSON.stringify(trimmed.slice(close + 1))} after ${JSON.stringify(trimmed.slice(0, close + 1))} (expected ":")`);
+  return { raw, value: trimmed.slice(1, -1).replace(BLANK, '') };
+}
+
 /** A port id as written in a URL or on a command line: a plain decimal integer; undefined otherwise. */
 export function parsePortId(text: string): number | undefined {
   const id = /^\d+$/.test(text) ? Number(text) : NaN;
   return Number.isSafeInteger(id) ? id : undefined;
 }
 
+/** Formats `spec` in the grammar of parsePortSpec: parsePortSpec(formatPortSpec(s)) deep-equals s. */
 export function formatPortSpec(spec: PortSpec): string {
   const childIP = spec.childIP ? `${formatIP(spec.childIP)}:` : '';
   return `${formatIP(spec.parentIP ?? '')}:${spec.parentPort}:${childIP}${spec.childPort}/${spec.proto}`;
@@ -141,12 +165,13 @@ export function validatePortSpec(spec: PortSpec): PortSpec {
 /** The checks on field values shared by both entry points; builds the spec in field order. */
 function checkSpec(fields: Partial<Record<Field, unknown>>, fail: Fail): PortSpec {
   const proto = fields.proto;
-  if (!isProto(proto)) fail('proto', `is unknown (allowed: ${PROTOS.join(', ')})`);
+  if (!isProto(proto)) fail('proto', UNKNOWN_PROTO);
   const parentIP = checkIP('parentIP', fields.parentIP, fail);
   const childIP = checkIP('childIP', fields.childIP, fail);
   const family = protoFamily(proto);
   if (parentIP !== undefined && family !== undefined && ipFamily(parentIP) !== family) {
-    fail('parentIP', `is IPv${ipFamily(parentIP)} but proto "${proto}" is IPv${family} only (use an IPv${family} address, or "${proto.slice(0, -1)}")`);
+    const mapped = ipFamily(parentIP) === 4 && parentIP.includes(':') ? ' (IPv4-mapped, IPv4 to Go and RootlessKit)' : '';
+    fail('parentIP', `is IPv${ipFamily(parentIP)}${mapped} but proto "${proto}" is IPv${family} only (use an IPv${family} address, or "${proto.slice(0, -1)}")`);
   }
   return {
     proto,
@@ -163,9 +188,8 @@ function isProto(value: unknown): value is Proto {
 
 function checkIP(field: 'parentIP' | 'childIP', value: unknown, fail: Fail): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  // isIPv6 accepts a zone id (fe80::1%eth0); RootlessKit's specs never carry one.
-  if (typeof value !== 'string' || !(isIPv4(value) || isIPv6(value)) || value.includes('%')) {
-    fail(field, 'is not an IP address (allowed: IPv4 like 127.0.0.1, or IPv6 like ::1 without a zone id)');
+  if (typeof value !== 'string' || !isGoIP(value)) {
+    fail(field, 'is not an IP address (allowed: IPv4 like 127.0.0.1 without leading zeros, or IPv6 like ::1 without a zone id)');
   }
   return value;
 }
@@ -181,8 +205,4 @@ function checkPort(field: 'parentPort' | 'childPort', value: unknown, fail: Fail
 /** 4 or 6 for a proto restricted to one IP family (tcp4, udp6, ...), undefined for tcp, udp, sctp. */
 function protoFamily(proto: Proto): 4 | 6 | undefined {
   return proto.endsWith('4') ? 4 : proto.endsWith('6') ? 6 : undefined;
-}
-
-function ipFamily(ip: string): 4 | 6 {
-  return isIPv4(ip) ? 4 : 6;
 }

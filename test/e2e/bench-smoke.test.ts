@@ -8,14 +8,16 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { allCases, caseName } from '../../bench/cases.js';
+import { allCases, caseName, toolFamily } from '../../bench/cases.js';
 import { METRIC_NAMES } from '../../bench/metrics/catalog.js';
 import { parseBenchArgs } from '../../bench/options.js';
 import { TAG_VARIABLE, taggedProcesses } from '../../bench/procs.js';
 import type { Results } from '../../bench/results.js';
 import { E2E_DIR, Proc } from './harness.js';
+import { describePeer, NO_PEER, referencePeer } from './peers.js';
 
 const TOOLS = ['direct', 'rootlesskit', 'pasta', 'nsgate'];
+const peer = referencePeer();
 
 describe('bench --smoke', () => {
   const out = mkdtempSync('/tmp/nsgate-bench-smoke-test-');
@@ -46,7 +48,7 @@ describe('bench --smoke', () => {
     assert.ok(results.rows.length > 0, 'some rows');
     for (const row of results.rows) {
       const where = JSON.stringify(row);
-      assert.ok(TOOLS.includes(row.tool), where);
+      assert.ok(TOOLS.includes(toolFamily(row.tool)), where);
       assert.equal(typeof row.driver, 'string', where);
       assert.ok(METRIC_NAMES.includes(row.metric), where);
       assert.equal(typeof row.unit, 'string', where);
@@ -57,6 +59,13 @@ describe('bench --smoke', () => {
       assert.equal(run!.run, 1, where);
       assert.ok(typeof run!.value === 'number' || typeof run!.error === 'string', where);
     }
+  });
+
+  test('RootlessKit\'s rows are the reference peer\'s, named with its version', { skip: peer ? false : NO_PEER }, (t) => {
+    t.diagnostic(describePeer(peer!));
+    const tools = new Set(results.rows.filter((r) => toolFamily(r.tool) === 'rootlesskit').map((r) => r.tool));
+    assert.deepEqual([...tools], [`rootlesskit-${peer!.version}`]);
+    assert.equal((results.machine.versions as Record<string, string>).rootlesskit, `rootlesskit version ${peer!.version} (${peer!.rootlesskit})`);
   });
 
   test('direct loopback has a figure for every metric that was not skipped', () => {

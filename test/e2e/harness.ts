@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/api/client.js';
@@ -23,7 +24,7 @@ export function soakSize(ci: number, full: number): number {
   return SOAK_FULL ? full : ci;
 }
 
-function userId(name: string): { uid: number; gid: number; home: string } {
+export function userId(name: string): { uid: number; gid: number; home: string } {
   const [, , uid, gid, , home] = spawnSync('getent', ['passwd', name], { encoding: 'utf8' }).stdout.trim().split(':');
   return { uid: Number(uid), gid: Number(gid), home: home! };
 }
@@ -41,9 +42,9 @@ export function userEnv(user = TEST_USER, extra: Record<string, string> = {}): N
   return { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: home, USER: user, LOGNAME: user, LANG: 'C.UTF-8', ...extra };
 }
 
-/** A fresh directory owned by the test user, for a --state-dir inside it. */
-export function userTempDir(user = TEST_USER): string {
-  const dir = mkdtempSync('/tmp/nsgate-test-');
+/** A fresh directory owned by the test user (in /tmp unless `under` is given), for a --state-dir inside it. */
+export function userTempDir(user = TEST_USER, under = '/tmp'): string {
+  const dir = mkdtempSync(join(under, 'nsgate-test-'));
   if (IS_ROOT) {
     const { uid, gid } = userId(user);
     chownSync(dir, uid, gid);
@@ -148,6 +149,18 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** A host UDP port that is free right now. */
+export function freeUdpPort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    sock.once('error', reject);
+    sock.bind(0, host, () => {
+      const { port } = sock.address();
+      sock.close(() => resolve(port));
+    });
+  });
+}
+
 export function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
@@ -172,21 +185,45 @@ export function userProcesses(user = TEST_USER): number[] {
   return out ? out.split('\n').map(Number) : [];
 }
 
+/** Every pid in /proc now. */
+export function allPids(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
+}
+
+/** `/proc/PID/FILE` of every process (those that end meanwhile are left out). */
+export function procFiles(file: string): { pid: number; text: string }[] {
+  const found: { pid: number; text: string }[] = [];
+  for (const pid of allPids()) {
+    try {
+      found.push({ pid, text: readFileSync(`/proc/${pid}/${file}`, 'utf8') });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/**
+ * Processes other than this one whose environment holds `entry` ("NAME=VALUE"): with a variable set for one
+ * launch, everything it started, daemons that left its tree included. Needs root, or the same user.
+ */
+export function processesWithEnv(entry: string): number[] {
+  return procFiles('environ')
+    .filter(({ pid, text }) => pid !== process.pid && text.split('\0').includes(entry))
+    .map(({ pid }) => pid);
+}
+
 /**
  * Every process started by `root`, directly or not: the child, COMMAND and helpers of an nsgate. (Not
  * userProcesses(): other suites may run as the test user at the same time.)
  */
 export function descendants(root: number): number[] {
   const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
+  for (const { pid, text: stat } of procFiles('stat')) {
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    children.set(ppid, [...(children.get(ppid) ?? []), pid]);
   }
   const found: number[] = [];
   for (let i = -1; i < found.length; i++) found.push(...(children.get(i < 0 ? root : found[i]!) ?? []));

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { eventually, FIXTURE, freePort, NSGATE, nsgate, runNsgate, startAsUser, userProcesses, userTempDir } from './harness.js';
+import { descendants, eventually, FIXTURE, freePort, IS_ROOT, NSGATE, NSGATECTL, nsgate, running, runNsgate, startAsUser, userProcesses, userTempDir } from './harness.js';
+import { describePeer, REFERENCE_VERSION, referencePeer } from './peers.js';
 
 const sh = (script: string) => ['sh', '-c', script];
 
@@ -20,10 +21,21 @@ describe('namespaces and exit codes', () => {
     assert.deepEqual(links, ['lo'], 'only lo in the new namespace');
   });
 
-  test('the exit code is COMMAND\'s: 0, 7, and 128+N for a signal', async () => {
-    assert.equal((await runNsgate(['--net=none', 'true'])).code, 0);
-    assert.equal((await runNsgate(['--net=none', ...sh('exit 7')])).code, 7);
-    assert.equal((await runNsgate(['--net=none', ...sh('kill -TERM $$')])).code, 143);
+  test('the exit code is COMMAND\'s: 0, 7, and 255 for a signal, as RootlessKit; a failure is named as Go names it', async () => {
+    const ok = await runNsgate(['--net=none', 'true']);
+    assert.equal(ok.code, 0);
+    assert.equal(ok.stderr, '');
+    const seven = await runNsgate(['--net=none', ...sh('exit 7')]);
+    assert.equal(seven.code, 7);
+    assert.match(seven.stderr, /^nsgate: error: command \[sh -c exit 7\] exited: exit status 7$/m);
+    for (const [flags, name] of [[[], 'terminated'], [['--pidns'], 'terminated'], [['--pidns', '--reaper=false'], 'terminated']] as const) {
+      const killed = await runNsgate(['--net=none', ...flags, ...sh('kill -TERM $$')]);
+      assert.equal(killed.code, 255, `${flags.join(' ')}: ${killed.stderr}`);
+      assert.match(killed.stderr, new RegExp(`exited: signal: ${name}$`, 'm'));
+    }
+    const usr1 = await runNsgate(['--net=none', ...sh('kill -USR1 $$')]);
+    assert.equal(usr1.code, 255);
+    assert.match(usr1.stderr, /exited: signal: user defined signal 1$/m);
   });
 
   test('--pidns: COMMAND is in a new pid namespace whose orphans are reaped (--reaper=auto), and stdin still reaches it', async () => {
@@ -42,14 +54,35 @@ describe('namespaces and exit codes', () => {
     assert.match(r.stdout, /^Z\s+sleep$/m);
   });
 
-  test('a missing COMMAND binary is a clear error', async () => {
-    const r = await runNsgate(['--net=none', 'no-such-command-xyz']);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /no-such-command-xyz/);
+  test('a COMMAND that cannot be exec\'d fails with status 1 in RootlessKit\'s words', async () => {
+    const missing = await runNsgate(['--net=none', 'no-such-command-xyz']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^nsgate: error: command \[no-such-command-xyz\] exited: exec: "no-such-command-xyz": executable file not found in \$PATH$/m);
+    // A file without `#!`: Go's exec refuses it where execvp would run it as a shell script.
+    const notProgram = await runNsgate(['--net=none', '/etc/hostname']);
+    assert.equal(notProgram.code, 1);
+    assert.match(notProgram.stderr, /exited: fork\/exec \/etc\/hostname: exec format error$/m);
   });
 
-  test('SIGTERM, SIGHUP and SIGUSR1 reach COMMAND', async () => {
-    for (const sig of ['SIGTERM', 'SIGHUP', 'SIGUSR1'] as const) {
+  test('SIGKILL to STATE_DIR/child_pid takes COMMAND down too (RootlessKit sets Pdeathsig): status 255', async () => {
+    const dir = userTempDir();
+    try {
+      const p = nsgate([`--state-dir=${dir}/state`, '--net=none', ...sh('echo ready; exec sleep 1000')]);
+      await p.waitFor(/ready/);
+      const command = descendants(p.pid).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\0' + '1000\0');
+      assert.equal(command.length, 1, 'COMMAND found');
+      process.kill(Number(readFileSync(`${dir}/state/child_pid`, 'utf8')), 'SIGKILL');
+      const exit = await p.exited(5_000);
+      assert.equal(exit.code, 255);
+      assert.match(p.stderr, /^nsgate: error: child exited: signal: killed$/m);
+      await eventually('COMMAND gone', () => !running(command[0]!), 2_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('signals sent to nsgate reach COMMAND', async () => {
+    for (const sig of ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGALRM'] as const) {
       const name = sig.slice(3);
       const p = nsgate(['--net=none', ...sh(`trap 'echo got ${name}; exit 3' ${name}; echo ready; while :; do sleep 0.05; done`)]);
       await p.waitFor(/ready/);
@@ -59,6 +92,26 @@ describe('namespaces and exit codes', () => {
       assert.equal(exit.code, 3, p.stderr);
     }
   });
+
+  // RootlessKit's child forwards what it gets, and scripts stop it with `kill -TERM $(cat STATE_DIR/child_pid)`.
+  for (const flags of [[], ['--pidns'], ['--pidns', '--reaper=false']]) {
+    test(`signals sent to STATE_DIR/child_pid reach COMMAND (${flags.join(' ') || 'no pid namespace'})`, async () => {
+      for (const sig of ['SIGTERM', 'SIGUSR1', 'SIGINT'] as const) {
+        const name = sig.slice(3);
+        const dir = userTempDir();
+        try {
+          const p = nsgate([`--state-dir=${dir}/state`, '--net=none', ...flags, ...sh(`trap 'echo got ${name}; exit 3' ${name}; echo ready; while :; do sleep 0.05; done`)]);
+          await p.waitFor(/ready/);
+          process.kill(Number(readFileSync(`${dir}/state/child_pid`, 'utf8')), sig);
+          const exit = await p.exited(5_000);
+          assert.match(p.stdout, new RegExp(`got ${name}`));
+          assert.equal(exit.code, 3, p.stderr);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    });
+  }
 
   test('Ctrl-C to nsgate\'s whole process group reaches COMMAND and spares the network helper', async () => {
     const p = nsgate(['--net=slirp4netns', ...sh("trap 'echo got INT; exit 3' INT; echo ready; while :; do sleep 0.05; done")], { detached: true });
@@ -107,21 +160,181 @@ describe('state dir', () => {
   });
 });
 
-describe('copy-up', () => {
-  test('--copy-up=/etc makes /etc writable inside and nothing reaches the host', async () => {
+/** RootlessKit v2.3.4, the reference (test/e2e/peers.ts): the layout tests compare with it where it was built. */
+const PEER = referencePeer();
+const ROOTLESSKIT = PEER?.version === REFERENCE_VERSION ? PEER : undefined;
+
+/**
+ * What a script inside sees of copy-up, /etc's network files and /sys, as `key=value` lines (lists space
+ * separated); the same for nsgate and RootlessKit. $1 is a copied-up directory of the test's.
+ */
+const LAYOUT_PROBE = `
+kv() { printf '%s=%s\n' "$1" "$(printf '%s' "$2" | tr '\n' ' ' | sed 's/ *$//')"; }
+# mountinfo: the mount point is the 5th field; filesystem type and source follow the "-" after the optional fields.
+top() { awk -v m="$1" '$5 == m { i = 7; while ($i != "-") i++; r = $(i + 1) " " $(i + 2) } END { print r }' /proc/self/mountinfo; }
+bound() { awk -v m="$1" '$5 == m { r = $4 } END { print r }' /proc/self/mountinfo; }
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@" 2>&1; }
+kv etc.top "$(top /etc)"
+kv etc.mode "$(stat -c %a /etc)"
+kv etc.hidden "$(ls -d /etc/.ro*)"
+kv etc.hostname "$(readlink /etc/hostname)"
+kv dir.links "$(for f in file rel abs sub; do readlink "$1/$f"; done)"
+kv dir.content "$(cat "$1/file" "$1/abs")"
+kv nobody.hostname "$(nobody cat /etc/hostname)"
+kv nobody.resolv "$(nobody cat /etc/resolv.conf)"
+kv nobody.addresses "$(nobody getent ahosts "$(hostname)" | awk '{ print $1 }' | sort -u)"
+kv etc.resolv "$(bound /etc/resolv.conf)"
+kv etc.hosts "$(bound /etc/hosts)"
+kv etc.hosts.added "$(tail -n 2 /etc/hosts)"
+kv sys.top "$(top /sys)"
+kv sys.net "$(ls /sys/class/net)"
+kv sys.cgroup "$(ls /sys/fs/cgroup)"
+kv state "$(cd "$ROOTLESSKIT_STATE_DIR" && ls -d hosts resolv.conf 2>/dev/null)"
+`;
+
+type Layout = Record<string, string>;
+
+/** Run the probe under `launcher` (nsgate or RootlessKit) with `flags` and a copied-up dir of the test's. */
+async function probeLayout(launcher: string[], flags: string[]): Promise<{ layout: Layout; stderr: string; dir: string }> {
+  const dir = userTempDir();
+  const copied = `${dir}/copied`;
+  const made = await startAsUser('sh', ['-c', `mkdir -p ${copied}/sub && echo data > ${copied}/file && ln -s ../elsewhere/x ${copied}/rel && ln -s /etc/hostname ${copied}/abs`]).exited();
+  assert.equal(made.code, 0);
+  const p = startAsUser(launcher[0]!, [...launcher.slice(1), `--state-dir=${dir}/state`, `--copy-up=${copied}`, ...flags, 'sh', '-c', LAYOUT_PROBE, 'probe', copied]);
+  const exit = await p.exited(30_000);
+  assert.equal(exit.code, 0, p.stderr);
+  // The parts that differ from run to run: the hidden dir's random name, the test's dirs.
+  const normalized = p.stdout.replace(/\.ro\w+/g, '.roX').replaceAll(dir, 'DIR');
+  const layout = Object.fromEntries(normalized.trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+  return { layout, stderr: p.stderr, dir };
+}
+
+const hostList = (path: string) => readdirSync(path).sort().join(' ');
+const sorted = (list: string) => list.split(' ').sort().join(' ');
+
+describe('copy-up, /etc network files and /sys, as RootlessKit v2.3.4 lays them out', () => {
+  const hostname = readFileSync('/etc/hostname', 'utf8').trim();
+  const cases: Array<{ name: string; flags: string[]; expected: (l: Layout) => void }> = [
+    {
+      name: '--net=slirp4netns --copy-up=/etc: tmpfs 1777, relative links into .roXXXXXX, resolv.conf and hosts bound, a fresh sysfs',
+      flags: ['--net=slirp4netns', '--copy-up=/etc'],
+      expected: (l) => {
+        assert.equal(l['etc.top'], 'tmpfs none');
+        assert.equal(l['etc.mode'], '1777');
+        assert.equal(l['etc.hidden'], '/etc/.roX');
+        assert.equal(l['etc.hostname'], '.roX/hostname', 'relative, into the hidden original');
+        assert.equal(l['dir.links'], '.roX/file ../elsewhere/x /etc/hostname .roX/sub', 'symlinks are copied as they are');
+        assert.equal(l['dir.content'], `data ${hostname}`);
+        assert.equal(l['nobody.hostname'], hostname, 'any uid inside reads through the links');
+        assert.equal(l['nobody.resolv'], 'nameserver 10.0.2.3');
+        assert.equal(l['nobody.addresses'], '127.0.0.1 ::1', 'the hostname resolves to loopback');
+        assert.equal(l['etc.resolv'], 'DIR/state/resolv.conf');
+        assert.equal(l['etc.hosts'], 'DIR/state/hosts');
+        assert.equal(l['etc.hosts.added'], `127.0.0.1 ${hostname} ::1 ${hostname}`);
+        assert.equal(l['sys.top'], 'sysfs none');
+        assert.equal(sorted(l['sys.net']!), 'lo tap0');
+        assert.equal(sorted(l['sys.cgroup']!), hostList('/sys/fs/cgroup'), "the host's cgroup tree is kept on the new sysfs");
+        assert.equal(l['state'], 'hosts resolv.conf');
+      },
+    },
+    {
+      name: "--net=host --copy-up=/etc: the host's /sys and network files, through the links",
+      flags: ['--net=host', '--copy-up=/etc'],
+      expected: (l) => {
+        assert.equal(l['etc.top'], 'tmpfs none');
+        assert.equal(l['nobody.resolv'], readFileSync('/etc/resolv.conf', 'utf8').trim().split('\n').join(' '));
+        assert.equal(l['etc.resolv'], '', 'not bound');
+        assert.equal(sorted(l['sys.net']!), hostList('/sys/class/net'));
+        assert.equal(l['state'], '');
+      },
+    },
+    {
+      name: "--detach-netns: COMMAND keeps the host's /sys and /etc files; resolv.conf and hosts are written in the state dir",
+      flags: ['--net=slirp4netns', '--detach-netns', '--copy-up=/etc'],
+      expected: (l) => {
+        assert.equal(l['etc.hostname'], '.roX/hostname');
+        assert.equal(l['etc.resolv'], '', 'not bound');
+        assert.equal(sorted(l['sys.net']!), hostList('/sys/class/net'));
+        assert.equal(l['state'], 'hosts resolv.conf');
+      },
+    },
+  ];
+  for (const { name, flags, expected } of cases) {
+    test(name, async (t) => {
+      const ours = await probeLayout([process.execPath, NSGATE], flags);
+      expected(ours.layout);
+      assert.deepEqual(readdirSync(`${ours.dir}/state`), [], 'nothing left in the state dir');
+      rmSync(ours.dir, { recursive: true, force: true });
+      if (!ROOTLESSKIT) return t.diagnostic(`RootlessKit ${REFERENCE_VERSION} was not built here (scripts/build-peers.sh): not compared`);
+      t.diagnostic(`compared with ${describePeer(ROOTLESSKIT)}`);
+      const theirs = await probeLayout([ROOTLESSKIT.rootlesskit], flags);
+      rmSync(theirs.dir, { recursive: true, force: true });
+      assert.deepEqual(ours.layout, theirs.layout, 'what a script sees is the same under RootlessKit v2.3.4');
+    });
+  }
+
+  test('--net=none: /sys is fresh too, lo alone (RootlessKit keeps the host\'s there: a deliberate difference)', async () => {
+    const r = await runNsgate(['--net=none', ...sh('ls /sys/class/net')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'lo\n');
+  });
+
+  test('copied-up dirs are writable inside, nothing reaches the host (the originals are read-only), and nothing is left behind', async () => {
+    const dir = userTempDir();
+    const own = `${dir}/own`;
+    assert.equal((await startAsUser('sh', ['-c', `mkdir ${own} && echo original > ${own}/file`]).exited()).code, 0);
     const r = await runNsgate([
+      `--state-dir=${dir}/s`,
+      '--debug',
       '--net=none',
       '--copy-up=/etc',
+      `--copy-up=${own}`,
       ...sh(
         'echo inside > /etc/nsgate-copyup-test && cat /etc/nsgate-copyup-test && ' +
           'test -r /etc/passwd && echo passwd-readable && ' +
-          '(echo x >> /etc/hostname 2>/dev/null && echo wrote-through || echo original-protected) && ' +
-          'rm /etc/hostname && echo replaced > /etc/hostname && cat /etc/hostname',
+          `(echo x 2>&1 >> ${own}/file || true) && ` +
+          'rm /etc/hostname && echo replaced > /etc/hostname && cat /etc/hostname && ' +
+          'setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "echo by-nobody > /etc/nsgate-copyup-nobody" && cat /etc/nsgate-copyup-nobody; ' +
+          'grep -c nsgate-mnt /proc/self/mountinfo || true',
       ),
     ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.stdout.trim().split('\n'), ['inside', 'passwd-readable', 'original-protected', 'replaced']);
+    const lines = r.stdout.trim().split('\n');
+    assert.deepEqual(lines.slice(0, 2), ['inside', 'passwd-readable']);
+    assert.match(lines[2]!, /Read-only file system/, 'a file the caller owns is not written through its link');
+    assert.deepEqual(lines.slice(3), ['replaced', 'by-nobody', '0']);
     assert.equal(existsSync('/etc/nsgate-copyup-test'), false);
+    assert.equal(existsSync('/etc/nsgate-copyup-nobody'), false);
+    assert.equal(readFileSync(`${own}/file`, 'utf8'), 'original\n');
+    const spare = r.stderr.match(/the child's mounts wait in (\/tmp\/nsgate-mnt-\w+)/)?.[1];
+    assert.ok(spare, r.stderr);
+    assert.equal(existsSync(spare), false, 'the temporary mount point is removed');
+    assert.deepEqual(readdirSync(`${dir}/s`), [], 'nothing left in the state dir');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("Docker's and nerdctl's copy-ups (/etc, /run, /var/lib) with the state dir inside a copied-up dir", { skip: !IS_ROOT && 'needs root to make a dir in /var/lib' }, async () => {
+    const base = userTempDir(undefined, '/var/lib');
+    const r = await runNsgate([
+      `--state-dir=${base}/state`,
+      '--net=slirp4netns',
+      '--copy-up=/etc',
+      '--copy-up=/run',
+      '--copy-up=/var/lib',
+      ...sh(
+        `stat -c %a /run /var/lib; touch /run/nsgate-test /var/lib/nsgate-test && echo wrote; ${process.execPath} ${NSGATECTL} info --json | tr -d '\\n'; echo; ` +
+          'setpriv --reuid=65534 --regid=65534 --clear-groups cat /etc/resolv.conf',
+      ),
+    ]);
+    const left = readdirSync(`${base}/state`);
+    rmSync(base, { recursive: true, force: true });
+    assert.equal(r.code, 0, r.stderr);
+    const [modes, modes2, wrote, info, resolv] = r.stdout.trim().split('\n');
+    assert.deepEqual([modes, modes2, wrote], ['1777', '1777', 'wrote']);
+    assert.equal((JSON.parse(info!) as { stateDir: string }).stateDir, `${base}/state`, 'the API is reached through the copied-up /var/lib');
+    assert.equal(resolv, 'nameserver 10.0.2.3');
+    assert.equal(existsSync('/run/nsgate-test') || existsSync('/var/lib/nsgate-test'), false);
+    assert.deepEqual(left, []);
   });
 });
 
@@ -137,12 +350,13 @@ for (const net of ['slirp4netns', 'pasta'] as const) {
       assert.match(r.stdout, /^nameserver 10\.0\.2\.3$/m);
     });
 
-    test('--cidr, --mtu and --ifname are honoured; with --copy-up=/etc resolv.conf is written there', async () => {
-      const r = await runNsgate([`--net=${net}`, '--cidr=10.99.0.0/24', '--mtu=1500', '--ifname=eth7', '--copy-up=/etc', ...sh('ip -o -4 addr show eth7; ip -o link show eth7; cat /etc/resolv.conf')]);
+    test('--cidr, --mtu and --ifname are honoured, in /sys too; with --copy-up=/etc resolv.conf is bound there', async () => {
+      const r = await runNsgate([`--net=${net}`, '--cidr=10.99.0.0/24', '--mtu=1500', '--ifname=eth7', '--copy-up=/etc', ...sh('ip -o -4 addr show eth7; ip -o link show eth7; cat /etc/resolv.conf; echo sys: $(ls /sys/class/net)')]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /eth7\s+inet 10\.99\.0\.100\/24/);
       assert.match(r.stdout, /eth7: .* mtu 1500 /);
       assert.match(r.stdout, /^nameserver 10\.99\.0\.3$/m);
+      assert.match(r.stdout, /^sys: eth7 lo$/m);
     });
 
     test('the helper does not outlive nsgate', async () => {

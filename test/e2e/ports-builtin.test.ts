@@ -8,6 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../../src/api/client.js';
 import { exchange, probe, udpAsk } from './clients.js';
 import { asUser, fixture, freePort, hostListeners, nsgate, NSGATECTL, type Proc, runNsgate, sha256, startAsUser, userEnv, userTempDir } from './harness.js';
+import { describePeer, newestPeer, NO_PEER, type Peer, referencePeer } from './peers.js';
+
+/** The interop peers: the reference RootlessKit, and the newest v3 when it was built. */
+const PEERS = [referencePeer(), newestPeer()].filter((peer): peer is Peer => peer !== undefined);
+if (PEERS.length === 0) test('the Go rootlessctl against nsgate, nsgatectl against RootlessKit', { skip: NO_PEER }, () => {});
 
 describe('builtin driver', () => {
   let p: Proc;
@@ -16,7 +21,7 @@ describe('builtin driver', () => {
   const ports: Record<string, number> = {};
 
   before(async () => {
-    for (const name of ['dual', 'v4', 'v6', 'v4to6', 'v6to4', 'side', 'udp', 'echo', 'http']) ports[name] = await freePort();
+    for (const name of ['dual', 'v4', 'v6', 'v4to6', 'v6to4', 'bracketed', 'mapped', 'side', 'udp', 'echo', 'http']) ports[name] = await freePort();
     dir = userTempDir();
     p = nsgate([
       `--state-dir=${dir}/state`, '--net=slirp4netns', '--port-driver=builtin',
@@ -25,6 +30,8 @@ describe('builtin driver', () => {
       '-p', `[::]:${ports.v6}:80/tcp6`,
       '--publish', `127.0.0.1:${ports.v4to6}:[::1]:81/tcp`,
       `--publish=[::1]:${ports.v6to4}:127.0.0.1:82/tcp6`,
+      '-p', `[::]:${ports.bracketed}:[127.0.0.1]:82/tcp6`,
+      '-p', `[::ffff:127.0.0.1]:${ports.mapped}:80/tcp4`,
       '-p', `127.0.0.1:${ports.side}:80/tcp4`, '-p', `[::1]:${ports.side}:80/tcp6`,
       '-p', `127.0.0.1:${ports.udp}:53/udp`,
       '-p', `127.0.0.1:${ports.echo}:7/tcp`,
@@ -57,6 +64,13 @@ describe('builtin driver', () => {
   test('v4 -> v6 and v6 -> v4 child addresses', async () => {
     assert.match(await probe('127.0.0.1', ports.v4to6!), /^peer ::1 \d+\n$/);
     assert.match(await probe('::1', ports.v6to4!), /^peer 127\.0\.0\.1 \d+\n$/);
+  });
+
+  test("RootlessKit's spec forms: brackets around an IPv4 address; an IPv4-mapped one is IPv4", async () => {
+    assert.match(await probe('::1', ports.bracketed!), /^peer 127\.0\.0\.1 \d+\n$/);
+    assert.equal(await probe('127.0.0.1', ports.bracketed!), 'refused', 'tcp6 is IPv6 only');
+    assert.match(await probe('127.0.0.1', ports.mapped!), /^peer (::ffff:)?127\.0\.0\.1 \d+\n$/);
+    assert.equal(await probe('::1', ports.mapped!), 'refused', 'tcp4 on ::ffff:127.0.0.1 listens on 127.0.0.1 only');
   });
 
   test('tcp4 and tcp6 on one port coexist', async () => {
@@ -93,15 +107,18 @@ describe('builtin driver', () => {
     assert.deepEqual(info.portDriver?.protos, ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6']);
     assert.equal(info.networkDriver?.driver, 'slirp4netns');
     const list = await api.listPorts();
-    assert.deepEqual(list.map((x) => x.id), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(list.map((x) => x.id), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     assert.deepEqual(list[0], { id: 1, spec: { proto: 'tcp', parentIP: '0.0.0.0', parentPort: ports.dual, childPort: 80 } });
     assert.deepEqual(list[3], { id: 4, spec: { proto: 'tcp', parentIP: '127.0.0.1', parentPort: ports.v4to6, childIP: '::1', childPort: 81 } });
+    // As RootlessKit: brackets gone, the addresses as written.
+    assert.deepEqual(list[5], { id: 6, spec: { proto: 'tcp6', parentIP: '::', parentPort: ports.bracketed, childIP: '127.0.0.1', childPort: 82 } });
+    assert.deepEqual(list[6], { id: 7, spec: { proto: 'tcp4', parentIP: '::ffff:127.0.0.1', parentPort: ports.mapped, childPort: 80 } });
   });
 
   test('add at run time, then remove: the port closes, with its open connections', async () => {
     const port = await freePort();
     const { id } = await api.addPort({ proto: 'tcp', parentIP: '127.0.0.1', parentPort: port, childPort: 7 });
-    assert.ok(id > 10);
+    assert.ok(id > 12);
     const held = connect(port, '127.0.0.1');
     await new Promise((resolve) => held.once('connect', resolve));
     held.write('ping');
@@ -132,24 +149,27 @@ describe('builtin driver', () => {
     await assert.rejects(api.addPort({ proto: 'sctp', parentIP: '127.0.0.1', parentPort: await freePort(), childPort: 80 }), /sctp is not supported by the builtin driver/);
   });
 
-  test('the Go rootlessctl drives nsgate\'s api.sock', async () => {
-    const port = await freePort();
-    const ctl = (...args: string[]) => {
-      const [cmd, argv] = asUser('rootlessctl', [`--socket=${dir}/state/api.sock`, ...args]);
-      return spawnSync(cmd, argv, { encoding: 'utf8', env: userEnv() });
-    };
-    const add = ctl('add-ports', `127.0.0.1:${port}:8080/tcp`);
-    assert.equal(add.status, 0, add.stderr);
-    const id = add.stdout.trim();
-    assert.match(id, /^\d+$/);
-    const r = spawnSync('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
-    assert.equal(r.stdout, 'hello from nsgate\n');
-    const list = ctl('list-ports');
-    assert.match(list.stdout, new RegExp(`^${id}\\s+tcp\\s+127\\.0\\.0\\.1\\s+${port}\\s+8080\\s*$`, 'm'));
-    assert.equal(ctl('remove-ports', id).stdout.trim(), id);
-    const info = ctl('info', '--json');
-    assert.equal(JSON.parse(info.stdout).portDriver.driver, 'builtin');
-  });
+  for (const peer of PEERS) {
+    test(`the Go rootlessctl of RootlessKit ${peer.version} drives nsgate's api.sock`, async (t) => {
+      t.diagnostic(`rootlessctl of ${describePeer(peer)}`);
+      const port = await freePort();
+      const ctl = (...args: string[]) => {
+        const [cmd, argv] = asUser(peer.rootlessctl, [`--socket=${dir}/state/api.sock`, ...args]);
+        return spawnSync(cmd, argv, { encoding: 'utf8', env: userEnv() });
+      };
+      const add = ctl('add-ports', `127.0.0.1:${port}:8080/tcp`);
+      assert.equal(add.status, 0, add.stderr);
+      const id = add.stdout.trim();
+      assert.match(id, /^\d+$/);
+      const r = spawnSync('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+      assert.equal(r.stdout, 'hello from nsgate\n');
+      const list = ctl('list-ports');
+      assert.match(list.stdout, new RegExp(`^${id}\\s+tcp\\s+127\\.0\\.0\\.1\\s+${port}\\s+8080\\s*$`, 'm'));
+      assert.equal(ctl('remove-ports', id).stdout.trim(), id);
+      const info = ctl('info', '--json');
+      assert.equal(JSON.parse(info.stdout).portDriver.driver, 'builtin');
+    });
+  }
 });
 
 describe('-p failures stop nsgate before COMMAND runs, leaving nothing behind', () => {
@@ -183,33 +203,36 @@ describe('-p failures stop nsgate before COMMAND runs, leaving nothing behind', 
   });
 });
 
-describe('nsgatectl drives a real RootlessKit', () => {
-  let rk: Proc;
-  let dir: string;
-  before(async () => {
-    dir = userTempDir();
-    rk = startAsUser('rootlesskit', [`--state-dir=${dir}/rk`, '--net=slirp4netns', '--port-driver=builtin', '--', ...fixture('http,8080,0.0.0.0')]);
-    await rk.waitFor(/ready/, 20_000);
-  });
-  after(async () => {
-    rk.kill();
-    await rk.exited();
-    rmSync(dir, { recursive: true, force: true });
-  });
+for (const peer of PEERS) {
+  describe(`nsgatectl drives RootlessKit ${peer.version}`, () => {
+    let rk: Proc;
+    let dir: string;
+    before(async () => {
+      dir = userTempDir();
+      rk = startAsUser(peer.rootlesskit, [`--state-dir=${dir}/rk`, '--net=slirp4netns', '--port-driver=builtin', '--', ...fixture('http,8080,0.0.0.0')]);
+      await rk.waitFor(/ready/, 20_000);
+    });
+    after(async () => {
+      rk.kill();
+      await rk.exited();
+      rmSync(dir, { recursive: true, force: true });
+    });
 
-  test('add-ports, list-ports, info, remove-ports', async () => {
-    const port = await freePort();
-    const ctl = (...args: string[]) => {
-      const [cmd, argv] = asUser(process.execPath, [NSGATECTL, `--socket=${dir}/rk/api.sock`, ...args]);
-      return spawnSync(cmd, argv, { encoding: 'utf8', env: userEnv() });
-    };
-    const add = ctl('add-ports', `127.0.0.1:${port}:8080/tcp`);
-    assert.equal(add.status, 0, add.stderr);
-    const id = add.stdout.trim();
-    const r = spawnSync('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
-    assert.equal(r.stdout, 'hello from nsgate\n');
-    assert.match(ctl('list-ports').stdout, new RegExp(`^${id}\\s+tcp\\s+127\\.0\\.0\\.1\\s+${port}\\s+8080`, 'm'));
-    assert.match(ctl('info').stdout, /builtin/);
-    assert.equal(ctl('remove-ports', id).stdout.trim(), id);
+    test('add-ports, list-ports, info, remove-ports', async (t) => {
+      t.diagnostic(`against ${describePeer(peer)}`);
+      const port = await freePort();
+      const ctl = (...args: string[]) => {
+        const [cmd, argv] = asUser(process.execPath, [NSGATECTL, `--socket=${dir}/rk/api.sock`, ...args]);
+        return spawnSync(cmd, argv, { encoding: 'utf8', env: userEnv() });
+      };
+      const add = ctl('add-ports', `127.0.0.1:${port}:8080/tcp`);
+      assert.equal(add.status, 0, add.stderr);
+      const id = add.stdout.trim();
+      const r = spawnSync('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+      assert.equal(r.stdout, 'hello from nsgate\n');
+      assert.match(ctl('list-ports').stdout, new RegExp(`^${id}\\s+tcp\\s+127\\.0\\.0\\.1\\s+${port}\\s+8080`, 'm'));
+      assert.match(ctl('info').stdout, /builtin/);
+      assert.equal(ctl('remove-ports', id).stdout.trim(), id);
+    });
   });
-});
+}

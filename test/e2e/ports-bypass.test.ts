@@ -348,9 +348,9 @@ attempt('tcp', lambda: t.connect(('127.0.0.1', ${hostPort})))
     assert.match(r.stderr, /--port-driver=bypass cannot be used with --detach-netns: COMMAND stays in the host network namespace/);
   });
 
-  test('a COMMAND that cannot run: the wrapper says so, exit status 127', async () => {
+  test('a COMMAND that cannot run: RootlessKit\'s words and exit status 1, as without bypass', async () => {
     const r = await runNsgate([...BYPASS, '--', 'no-such-command-nsgate']);
-    assert.equal(r.code, 127);
-    assert.match(r.stderr, /nsgate: error: cannot run no-such-command-nsgate: ENOENT/);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /nsgate: error: command \[no-such-command-nsgate\] exited: exec: "no-such-command-nsgate": executable file not found in \$PATH/);
   });
 });

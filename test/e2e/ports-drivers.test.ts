@@ -183,12 +183,15 @@ describe('implicit driver', () => {
     assert.equal((await udpAsk('127.0.0.1', port, 'ping')).reply, 'ping');
   });
 
-  test('info says implicit; add-ports is refused, explaining that ports are implicit', async () => {
-    assert.deepEqual((await run.api.info()).portDriver, { driver: 'implicit', protos: ['tcp', 'udp'] });
-    await assert.rejects(
-      run.api.addPort({ proto: 'tcp', parentPort: await freePort(), childPort: 80 }),
-      /ports cannot be added with --port-driver=implicit: ports are implicit: pasta forwards every port bound in the namespace by itself \(a server listening on port N inside is reachable on the host's port N\)/,
-    );
+  test('info has no port driver, as RootlessKit v2 (so clients make no port calls); port calls say why', async () => {
+    const info = await run.api.info();
+    assert.equal('portDriver' in info, false);
+    assert.equal(info.networkDriver?.driver, 'pasta');
+    const refusal =
+      /no port driver is available: nsgate was started with --port-driver=implicit, where ports are implicit: pasta forwards every port bound in the namespace by itself \(a server listening on port N inside is reachable on the host's port N\); start it with --port-driver=builtin, --port-driver=socat or --port-driver=bypass to publish ports one by one$/;
+    await assert.rejects(run.api.addPort({ proto: 'tcp', parentPort: await freePort(), childPort: 80 }), refusal);
+    await assert.rejects(run.api.listPorts(), refusal);
+    await assert.rejects(run.api.removePort(1), refusal);
   });
 });
 
@@ -201,7 +204,7 @@ describe('none driver', () => {
       assert.equal(await probe('127.0.0.1', port), 'refused');
       await assert.rejects(
         run.api.addPort({ proto: 'tcp', parentPort: await freePort(), childPort: 80 }),
-        /--port-driver=none; start it with --port-driver=builtin, --port-driver=slirp4netns, --port-driver=socat or --port-driver=bypass to publish ports/,
+        /--port-driver=none; start it with --port-driver=builtin, --port-driver=socat or --port-driver=bypass to publish ports one by one$/,
       );
     } finally {
       await run.stop();

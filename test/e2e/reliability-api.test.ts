@@ -148,7 +148,7 @@ describe('nsgate with a malformed -p spec', () => {
     ['127.0.0.1:0:80/tcp', /parent port/],
     ['127.0.0.1:8080:65536/tcp', /child port/],
     ['::1:8080:80/tcp6', /brackets/],
-    ['[127.0.0.1]:8080:80/tcp', /not an IPv6 address/],
+    ['[::1]x:8080:80/tcp6', /unexpected "x" after "\[::1\]"/],
     ['127.0.0.1:8080:80/tcp6', /IPv4 but proto "tcp6" is IPv6 only/],
     ['', /empty/],
   ];

@@ -27,9 +27,25 @@ test('a specific parent address is listened on as given', () => {
   assert.deepEqual(listenAddress(spec('tcp6', '::1')), { host: '::1', ipv6Only: true });
 });
 
-test('the child side dials childIP, else 127.0.0.1', () => {
-  assert.equal(childAddress(spec('tcp')), '127.0.0.1');
-  assert.equal(childAddress(spec('tcp6', '::', '::1')), '::1');
+test('the child side dials childIP, else the parent IP, else 127.0.0.1 (RootlessKit v2.3.4\'s builtin child)', () => {
+  const host = '192.0.2.7';
+  assert.equal(childAddress(spec('tcp'), host), '127.0.0.1');
+  assert.equal(childAddress(spec('tcp6', '::', '::1'), host), '::1');
+  assert.equal(childAddress(spec('tcp', '0.0.0.0'), host), '127.0.0.1');
+  assert.equal(childAddress(spec('tcp', '127.0.0.1'), host), '127.0.0.1');
+  assert.equal(childAddress(spec('tcp6', '::1'), host), '::1');
+  assert.equal(childAddress(spec('tcp6', '::'), host), '::');
+  assert.equal(childAddress(spec('udp', '127.0.0.2'), host), '127.0.0.2');
+  assert.equal(childAddress(spec('tcp', host), host), '127.0.0.1', 'the host\'s first IPv4 address goes to loopback');
+  assert.equal(childAddress(spec('tcp', '192.0.2.8'), host), '192.0.2.8');
+});
+
+test('an IPv4-mapped address is the IPv4 address it holds, as Go listens and dials', () => {
+  assert.deepEqual(listenAddress(spec('tcp4', '::ffff:127.0.0.1')), { host: '127.0.0.1', ipv6Only: false });
+  assert.deepEqual(listenAddress(spec('tcp', '::FFFF:7f00:1')), { host: '127.0.0.1', ipv6Only: false });
+  assert.deepEqual(listenAddress(spec('tcp', '::ffff:0.0.0.0')), { host: '::', ipv6Only: false });
+  assert.deepEqual(listenAddress(spec('udp4', '::ffff:0.0.0.0')), { host: '0.0.0.0', ipv6Only: false });
+  assert.equal(childAddress(spec('tcp', undefined, '::ffff:10.0.2.100')), '10.0.2.100');
 });
 
 test('bind errors say what to do', () => {

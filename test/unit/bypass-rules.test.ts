@@ -53,6 +53,10 @@ test("the host side: the parent address in the app socket's family, as the other
   assert.equal(host(tcp6('::', true), published('127.0.0.1:8080:80/tcp')), null, "nginx's [::] IPv6-only listener stays inside");
   assert.equal(host(tcp4('0.0.0.0'), published('[::1]:8080:80/tcp')), null);
   assert.deepEqual(host(tcp6('::', true), published('[::1]:8080:[::1]:80/tcp')), { key: 1, ip: '::1', port: 8080, v6only: true });
+  // An IPv4-mapped parent IP is the IPv4 address it holds, as Go (and so RootlessKit) listens.
+  assert.deepEqual(host(tcp4('0.0.0.0'), published('[::ffff:127.0.0.1]:8080:80/tcp4')), { key: 1, ip: '127.0.0.1', port: 8080, v6only: false });
+  assert.deepEqual(host(tcp4('0.0.0.0'), published('[::ffff:0.0.0.0]:8080:80/tcp')), { key: 1, ip: '0.0.0.0', port: 8080, v6only: false });
+  assert.equal(host(tcp6('::', true), published('[::ffff:127.0.0.1]:8080:80/tcp')), null);
 });
 
 test('of several matching specs the first published wins; one the socket cannot serve is skipped', () => {

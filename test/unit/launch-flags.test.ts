@@ -38,6 +38,7 @@ describe('parseLaunchArgs defaults', () => {
       utsns: false,
       ipcns: false,
       reaper: 'auto',
+      evacuateCgroup2: undefined,
       detachNetns: false,
       slirp4netnsBinary: 'slirp4netns',
       pastaBinary: 'pasta',
@@ -60,13 +61,14 @@ describe('value flags, as --flag=value and --flag value', () => {
     { flag: 'net', value: 'slirp4netns', field: 'net', expected: 'slirp4netns' },
     { flag: 'net', value: 'pasta', field: 'net', expected: 'pasta' },
     { flag: 'mtu', value: '9000', field: 'mtu', expected: 9000 },
-    { flag: 'cidr', value: '10.0.3.0/24', field: 'cidr', expected: '10.0.3.0/24' },
-    { flag: 'ifname', value: 'eth0', field: 'ifname', expected: 'eth0' },
+    { flag: 'cidr', value: '10.0.3.0/24', field: 'cidr', expected: '10.0.3.0/24', extra: NETNS },
+    { flag: 'ifname', value: 'eth0', field: 'ifname', expected: 'eth0', extra: ['--net=pasta'] },
     { flag: 'copy-up', value: '/etc', field: 'copyUp', expected: ['/etc'] },
     { flag: 'copy-up-mode', value: 'tmpfs+symlink', field: 'copyUpMode', expected: 'tmpfs+symlink' },
     { flag: 'propagation', value: 'rslave', field: 'propagation', expected: 'rslave' },
     { flag: 'reaper', value: 'false', field: 'reaper', expected: 'false' },
     { flag: 'reaper', value: 'true', field: 'reaper', expected: 'true', extra: ['--pidns'] },
+    { flag: 'evacuate-cgroup2', value: 'rootlesskit_evacuation', field: 'evacuateCgroup2', expected: 'rootlesskit_evacuation', extra: ['--pidns', '--cgroupns'] },
     { flag: 'slirp4netns-binary', value: '/opt/bin/slirp4netns', field: 'slirp4netnsBinary', expected: '/opt/bin/slirp4netns' },
     { flag: 'pasta-binary', value: '/opt/bin/pasta', field: 'pastaBinary', expected: '/opt/bin/pasta' },
     { flag: 'slirp4netns-sandbox', value: 'true', field: 'slirp4netnsSandbox', expected: 'true' },
@@ -146,6 +148,18 @@ describe('repeatable flags', () => {
     ]);
   });
 
+  it('splits a value at commas and trims white space off each item, as RootlessKit (urfave/cli) does', () => {
+    assert.deepEqual(run(...BUILTIN, '-p', ' 127.0.0.1:8080:80/tcp ,\t[::1]:8443:443/tcp6\n', 'sh').publish, [
+      { proto: 'tcp', parentIP: '127.0.0.1', parentPort: 8080, childPort: 80 },
+      { proto: 'tcp6', parentIP: '::1', parentPort: 8443, childPort: 443 },
+    ]);
+    assert.deepEqual(run('--copy-up=/etc, /run', 'sh').copyUp, ['/etc', '/run']);
+    // Go's strings.TrimSpace: U+0085 and U+00A0 are white space, U+FEFF is not.
+    assert.deepEqual(run(...BUILTIN, '-p', '\u0085:8080:80/tcp\u00a0', 'sh').publish, [{ proto: 'tcp', parentPort: 8080, childPort: 80 }]);
+    rejects([...BUILTIN, '-p', '\ufeff:8080:80/tcp', 'sh'], /parent IP "\ufeff" is not an IP address/);
+    rejects([...BUILTIN, '-p', ':8080:80/tcp,', 'sh'], /--publish needs a non-empty value/);
+  });
+
   it('collects every --publish', () => {
     assert.deepEqual(run(...BUILTIN, '-p', ':8080:80/tcp', '--publish=[::1]:8443:443/tcp6', 'sh').publish, [
       { proto: 'tcp', parentPort: 8080, childPort: 80 },
@@ -200,15 +214,63 @@ describe('--help and --version', () => {
     const text = cmd.kind === 'help' ? cmd.text : '';
     assert.match(text, /^Usage: nsgate \[flags\] COMMAND \[ARGS\.\.\.\]\n/);
     assert.match(text, /\n {4}--net value +network driver \[host, none, slirp4netns, pasta\] \(default: "host"\)\n/);
-    assert.match(text, /\n {4}--publish value, -p value +publish ports\. .*\(repeatable\)\n/);
+    assert.match(text, /\n {4}--publish value, -p value +publish ports\. .*\(repeatable; a comma separates several in one\)\n/);
+    assert.match(text, /\n {4}--print-semver value +print a component of the RootlessKit version nsgate stands in for \(2\.3\.4\) as a decimal integer \[major, minor, patch\]\n/);
     assert.match(text, /\n {4}--pidns +create a PID namespace \(default: false\)\n/);
     assert.match(text, /\n {4}--mtu value +.*\(default: 0\)\n/);
     const names = [
       'state-dir', 'net', 'mtu', 'cidr', 'ifname', 'disable-host-loopback', 'ipv6', 'copy-up', 'copy-up-mode', 'propagation',
       'pidns', 'cgroupns', 'utsns', 'ipcns', 'reaper', 'detach-netns', 'slirp4netns-binary', 'pasta-binary',
       'slirp4netns-sandbox', 'slirp4netns-seccomp', 'subid-source', 'port-driver', 'publish', 'debug', 'version', 'help',
+      'print-semver', 'evacuate-cgroup2', 'vpnkit-binary', 'lxc-user-nic-binary', 'lxc-user-nic-bridge', 'source-ip-transparent',
     ];
     for (const name of names) assert.match(text, new RegExp(`\\n {4}--${name}[ ,]`), name);
+  });
+});
+
+describe('--print-semver', () => {
+  it('prints a component of RootlessKit 2.3.4, which nsgate stands in for, in any form, before needing COMMAND', () => {
+    for (const [component, value] of [['major', 2], ['minor', 3], ['patch', 4]] as const) {
+      assert.deepEqual(parseLaunchArgs([`--print-semver=${component}`]), { kind: 'semver', component: value });
+      assert.deepEqual(parseLaunchArgs(['--print-semver', component, 'sh']), { kind: 'semver', component: value });
+    }
+    assert.deepEqual(parseLaunchArgs(['--net=bogus', '-print-semver=major']), { kind: 'semver', component: 2 });
+    assert.equal(parseLaunchArgs(['--print-semver=major', '--help']).kind, 'help');
+  });
+
+  it('refuses another component, even without COMMAND (RootlessKit: expected --print-semver=(major|minor|patch), got "foo")', () => {
+    rejects(['--print-semver=foo'], /^invalid value "foo" for --print-semver: allowed values are major, minor, patch$/);
+    rejects(['--print-semver=', 'sh'], /^invalid value "" for --print-semver: allowed values are major, minor, patch$/);
+  });
+});
+
+describe("RootlessKit's flags for the networks nsgate does not have", () => {
+  it('are accepted and ignored, as RootlessKit ignores them with another --net', () => {
+    const options = run('--vpnkit-binary=/opt/vpnkit', '--lxc-user-nic-binary', '/usr/libexec/lxc/lxc-user-nic', '--lxc-user-nic-bridge=lxcbr0', 'sh');
+    assert.deepEqual(options, run('sh'));
+  });
+});
+
+describe('warnings, where RootlessKit warns', () => {
+  const warnings = (...argv: string[]): string[] => {
+    const cmd = parseLaunchArgs([...argv, 'sh']);
+    assert.equal(cmd.kind, 'run');
+    return cmd.kind === 'run' ? cmd.warnings : [];
+  };
+  const LOOPBACK = "specifying --disable-host-loopback is highly recommended: without it, processes in the namespace can connect to the host's 127.0.0.1:* through 10.0.2.2";
+
+  it('without --disable-host-loopback on a slirp4netns or pasta network', () => {
+    assert.deepEqual(warnings('--net=slirp4netns'), [LOOPBACK]);
+    assert.deepEqual(warnings('--net=pasta', '--detach-netns'), [LOOPBACK]);
+    assert.deepEqual(warnings('--net=pasta', '--cidr=10.1.0.0/16'), [LOOPBACK.replace('10.0.2.2', '10.1.0.2')]);
+    for (const argv of [['--net=slirp4netns', '--disable-host-loopback'], ['--net=host'], ['--net=none'], []]) assert.deepEqual(warnings(...argv), [], argv.join(' '));
+  });
+
+  it('for --mtu and --ipv6 where there is no network of nsgate to apply them to', () => {
+    assert.deepEqual(warnings('--mtu=9000'), ['--mtu has no effect with --net=host']);
+    assert.deepEqual(warnings('--net=none', '--mtu=9000', '--ipv6'), ['--mtu has no effect with --net=none', '--ipv6 has no effect with --net=none']);
+    assert.deepEqual(warnings('--net=none', '--mtu=0'), []);
+    assert.deepEqual(warnings('--net=slirp4netns', '--disable-host-loopback', '--mtu=9000', '--ipv6'), []);
   });
 });
 
@@ -217,12 +279,12 @@ describe('errors name the flag and what is allowed', () => {
     [['--nett=none', 'sh'], /unknown flag --nett: did you mean --net\?/],
     [['--pidn', 'sh'], /unknown flag --pidn: did you mean --pidns\?/],
     [['--copyup=/etc', 'sh'], /unknown flag --copyup: did you mean --copy-up\?/],
-    [['--vpnkit-binary=vpnkit', 'sh'], /unknown flag --vpnkit-binary: --vpnkit-binary is a RootlessKit flag not supported by nsgate/],
-    [['--lxc-user-nic-binary', 'x', 'sh'], /--lxc-user-nic-binary is a RootlessKit flag not supported by nsgate/],
-    [['--evacuate-cgroup2=x', 'sh'], /--evacuate-cgroup2 is a RootlessKit flag not supported by nsgate/],
+    [['--vpnkit-binry=vpnkit', 'sh'], /unknown flag --vpnkit-binry: did you mean --vpnkit-binary\?/],
     [['--frobnicate', 'sh'], /^unknown flag --frobnicate \(see nsgate --help\)$/],
     [['-x', 'sh'], /^unknown flag -x \(see nsgate --help\)$/],
-    [['--net=vpnkit', 'sh'], /invalid value "vpnkit" for --net: allowed values are host, none, slirp4netns, pasta$/],
+    [['--net=vpnkit', 'sh'], /^--net=vpnkit is not supported: nsgate has no VPNKit network driver \(slirp4netns and pasta give the same kind of user-mode network\); allowed values are host, none, slirp4netns, pasta$/],
+    [['--net=lxc-user-nic', 'sh'], /^--net=lxc-user-nic is not supported: nsgate has no lxc-user-nic network driver \(it needs the setuid lxc-user-nic helper and a host bridge\); allowed values are host, none, slirp4netns, pasta$/],
+    [['--net=gvisor-tap-vsock', 'sh'], /^--net=gvisor-tap-vsock is not supported: nsgate has no gvisor-tap-vsock network driver \(RootlessKit v3 has one; .*\); allowed values are host, none, slirp4netns, pasta$/],
     [['--net=', 'sh'], /invalid value "" for --net: allowed values are host, none, slirp4netns, pasta$/],
     [['--propagation=shared', 'sh'], /invalid value "shared" for --propagation: allowed values are rprivate, rslave$/],
     [['--copy-up-mode=overlay', 'sh'], /invalid value "overlay" for --copy-up-mode: allowed values are tmpfs\+symlink$/],
@@ -242,12 +304,21 @@ describe('errors name the flag and what is allowed', () => {
     [['--mtu=-1', 'sh'], /--mtu must be 0 \(auto\) or 68-65520, got -1/],
     [['--copy-up=etc', 'sh'], /--copy-up etc: must be an absolute path/],
     [['--copy-up=/', 'sh'], /--copy-up \/: the root directory cannot be copied up/],
+    [['--copy-up=/tmp/', 'sh'], /--copy-up \/tmp\/: \/tmp cannot be copied up/],
     [[...BUILTIN, '-p', '8080:80', 'sh'], /^--publish: invalid port spec "8080:80": missing "\/<proto>"/],
     [['-p', ':8080:80/tcp', 'sh'], /--publish needs a port driver: add --port-driver=builtin/],
     [['--net=host', '--port-driver=builtin', 'sh'], /--port-driver=builtin needs a network namespace: use --net=none, slirp4netns or pasta/],
     [['--port-driver=builtin', 'sh'], /--port-driver=builtin needs a network namespace/],
     [['--detach-netns', 'sh'], /--detach-netns needs a network namespace: use --net=none, slirp4netns or pasta/],
     [['--reaper=true', 'sh'], /--reaper=true requires --pidns/],
+    [['--evacuate-cgroup2=evac', 'sh'], /^--evacuate-cgroup2 requires --cgroupns \(and --pidns\)$/],
+    [['--evacuate-cgroup2=evac', '--pidns', 'sh'], /^--evacuate-cgroup2 requires --cgroupns/],
+    [['--evacuate-cgroup2=evac', '--cgroupns', 'sh'], /^--evacuate-cgroup2 requires --pidns$/],
+    [['--evacuate-cgroup2=a/b', '--pidns', '--cgroupns', 'sh'], /^--evacuate-cgroup2 "a\/b": expected the name of a new cgroup, without "\/" \(e\.g\. rootlesskit_evacuation\), not "\." or "\.\."$/],
+    [['--evacuate-cgroup2=..', '--pidns', '--cgroupns', 'sh'], /^--evacuate-cgroup2 "\.\.": expected the name of a new cgroup/],
+    [['--evacuate-cgroup2=', '--pidns', '--cgroupns', 'sh'], /--evacuate-cgroup2 needs a non-empty value/],
+    [['--cidr=10.0.3.0/24', 'sh'], /^--cidr cannot be used with --net=host: it applies to the slirp4netns and pasta networks$/],
+    [['--net=none', '--ifname=eth0', 'sh'], /^--ifname cannot be used with --net=none: it applies to the slirp4netns and pasta networks$/],
   ];
   for (const [argv, message] of cases) {
     it(argv.join(' '), () => rejects(argv, message));
@@ -276,12 +347,12 @@ describe('--mtu', () => {
 describe('--cidr', () => {
   it('accepts IPv4 networks with prefix 8 to 25', () => {
     for (const cidr of ['10.0.2.0/24', '10.0.0.0/8', '192.168.7.128/25', '172.16.0.0/12']) {
-      assert.equal(run(`--cidr=${cidr}`, 'sh').cidr, cidr);
+      assert.equal(run(...NETNS, `--cidr=${cidr}`, 'sh').cidr, cidr);
     }
   });
 
   it('normalizes the prefix length', () => {
-    assert.equal(run('--cidr=10.0.2.0/024', 'sh').cidr, '10.0.2.0/24');
+    assert.equal(run(...NETNS, '--cidr=10.0.2.0/024', 'sh').cidr, '10.0.2.0/24');
   });
 
   const cases: Array<[string, RegExp]> = [
@@ -306,7 +377,7 @@ describe('--cidr', () => {
 
 describe('--ifname', () => {
   it('accepts 1 to 15 characters', () => {
-    for (const name of ['e', 'eth0', 'a-very-long-n15']) assert.equal(run(`--ifname=${name}`, 'sh').ifname, name);
+    for (const name of ['e', 'eth0', 'a-very-long-n15']) assert.equal(run(...NETNS, `--ifname=${name}`, 'sh').ifname, name);
   });
 
   for (const name of ['a-very-long-n16x', 'tap/0', 'tap:0', 'tap 0', '..']) {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { link, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +12,10 @@ import { main, parseArgs, resolveSocket, type Invocation } from '../../src/cli/n
 import { UserError } from '../../src/errors.js';
 import type { PortSpec } from '../../src/port/types.js';
 import { VERSION } from '../../src/version.js';
+import { describePeer, NO_PEER, referencePeer } from '../e2e/peers.js';
 
-const ROOTLESSCTL = '/usr/bin/rootlessctl';
+/** The reference RootlessKit's rootlessctl (test/e2e/peers.ts). */
+const PEER = referencePeer();
 const NSGATECTL = fileURLToPath(new URL('../../src/cli/nsgatectl.js', import.meta.url));
 
 const INFO: ApiInfo = {
@@ -24,6 +25,15 @@ const INFO: ApiInfo = {
   childPID: 4242,
   networkDriver: { driver: 'slirp4netns', dns: ['10.0.2.3', 'fd00::3'], childIP: '10.0.2.100' },
   portDriver: { driver: 'builtin', protos: ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6'] },
+};
+
+/** What nsgate and RootlessKit v2 answer with --net=pasta and --port-driver=none or implicit. */
+const NO_PORT_DRIVER_INFO: ApiInfo = {
+  apiVersion: API_VERSION,
+  version: VERSION,
+  stateDir: '/tmp/state & <dir>',
+  childPID: 4242,
+  networkDriver: { driver: 'pasta', dns: ['10.0.2.3'], childIP: '10.0.2.100' },
 };
 
 /** Ports in memory with RootlessKit's messages for an unknown id. */
@@ -70,10 +80,14 @@ async function execResult(file: string, args: string[]): Promise<Result> {
 }
 
 /** Runs `fn` with the socket path of a fresh server (fresh fake ports) in a temp state dir. */
-async function withServer(fn: (socketPath: string, stateDir: string) => Promise<void>, ports: PortService | null = fakePorts()): Promise<void> {
+async function withServer(
+  fn: (socketPath: string, stateDir: string) => Promise<void>,
+  ports: PortService | null = fakePorts(),
+  info: ApiInfo = INFO,
+): Promise<void> {
   const stateDir = await mkdtemp(join(tmpdir(), 'nsgatectl-test-'));
   const socketPath = join(stateDir, 'api.sock');
-  const server = await startApiServer({ socketPath, info: () => INFO, ports });
+  const server = await startApiServer({ socketPath, info: () => info, ports });
   try {
     await fn(socketPath, stateDir);
   } finally {
@@ -220,10 +234,39 @@ describe('main', () => {
       assert.deepEqual(await nsgatectl(['--socket', socketPath, 'list-ports']), { code: 1, stdout: '', stderr: 'error: no PortDriver is available\n' });
     }, null);
   });
+
+  test('with --port-driver=none or implicit (no portDriver in info, as RootlessKit v2): info shows no port driver, port commands fail', async () => {
+    await withServer(
+      async (socketPath) => {
+        const ctl = (...args: string[]) => nsgatectl(['--socket', socketPath, ...args]);
+        assert.deepEqual(await ctl('info'), {
+          code: 0,
+          stdout:
+            '- REST API version: 1.1.1\n' +
+            `- Implementation version: ${VERSION}\n` +
+            '- State Directory: /tmp/state & <dir>\n' +
+            '- Child PID: 4242\n' +
+            '- Network Driver: pasta\n' +
+            '  - DNS: [10.0.2.3]\n' +
+            '  - IP: 10.0.2.100\n',
+          stderr: '',
+        });
+        const json = await ctl('info', '--json');
+        assert.equal(json.code, 0);
+        assert.deepEqual(Object.keys(JSON.parse(json.stdout) as object), ['apiVersion', 'version', 'stateDir', 'childPID', 'networkDriver']);
+        for (const args of [['list-ports'], ['add-ports', ':8080:80/tcp'], ['remove-ports', '1']]) {
+          assert.deepEqual(await ctl(...args), { code: 1, stdout: '', stderr: 'error: no PortDriver is available\n' }, args.join(' '));
+        }
+      },
+      null,
+      NO_PORT_DRIVER_INFO,
+    );
+  });
 });
 
-describe('nsgatectl prints the same bytes as rootlessctl', { skip: existsSync(ROOTLESSCTL) ? false : `${ROOTLESSCTL} is not installed` }, () => {
-  test('the same commands against two identical servers', async () => {
+describe('nsgatectl prints the same bytes as rootlessctl', { skip: PEER ? false : NO_PEER }, () => {
+  test('the same commands against two identical servers', async (t) => {
+    t.diagnostic(`rootlessctl of ${describePeer(PEER!)}`);
     await withServer((oursSocket) =>
       withServer(async (theirsSocket) => {
         const commands = [
@@ -240,11 +283,29 @@ describe('nsgatectl prints the same bytes as rootlessctl', { skip: existsSync(RO
           ['list-ports'],
         ];
         for (const args of commands) {
-          const theirs = await execResult(ROOTLESSCTL, ['--socket', theirsSocket, ...args]);
+          const theirs = await execResult(PEER!.rootlessctl, ['--socket', theirsSocket, ...args]);
           const ours = await nsgatectl(['--socket', oursSocket, ...args]);
           assert.deepEqual(ours, theirs, args.join(' '));
         }
       }),
+    );
+  });
+
+  test('without a port driver', async () => {
+    await withServer(
+      (oursSocket) =>
+        withServer(
+          async (theirsSocket) => {
+            for (const args of [['info'], ['info', '--json'], ['list-ports'], ['add-ports', ':8080:80/tcp'], ['remove-ports', '1']]) {
+              const theirs = await execResult(PEER!.rootlessctl, ['--socket', theirsSocket, ...args]);
+              assert.deepEqual(await nsgatectl(['--socket', oursSocket, ...args]), theirs, args.join(' '));
+            }
+          },
+          null,
+          NO_PORT_DRIVER_INFO,
+        ),
+      null,
+      NO_PORT_DRIVER_INFO,
     );
   });
 });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { UserError } from '../../src/errors.js';
 import type { LaunchOptions } from '../../src/options.js';
 import { networkArgsFor } from '../../src/port/drivers/implicit.js';
+import { createPortDriver, noPortsMessage, type PortDriverContext } from '../../src/port/drivers/index.js';
 import { hostFwd } from '../../src/port/drivers/slirp4netns.js';
 import { socatArgv } from '../../src/port/drivers/socat-argv.js';
 import type { PortSpec } from '../../src/port/types.js';
@@ -46,6 +47,8 @@ describe('slirp4netns add_hostfwd arguments', () => {
     assert.deepEqual(hostFwd(spec({ proto: 'udp', parentIP: '127.0.0.1', childIP: '10.0.2.5' }), '10.0.2.100'), {
       proto: 'udp', host_addr: '127.0.0.1', host_port: 8080, guest_addr: '10.0.2.5', guest_port: 80,
     });
+    // An IPv4-mapped child IP is the IPv4 address it holds, as RootlessKit's driver sends it.
+    assert.equal(hostFwd(spec({ proto: 'tcp', childIP: '::ffff:10.0.2.5' }), '10.0.2.100').guest_addr, '10.0.2.5');
   });
 
   const refused: Array<[PortSpec, RegExp]> = [
@@ -69,5 +72,25 @@ describe('network arguments of a port driver', () => {
     const options = (portDriver: LaunchOptions['portDriver']) => ({ portDriver }) as LaunchOptions;
     assert.deepEqual(networkArgsFor(options('implicit')), ['--tcp-ports', 'auto', '--udp-ports', 'auto', '--tcp-ns', 'auto']);
     for (const driver of ['none', 'builtin', 'slirp4netns', 'socat'] as const) assert.deepEqual(networkArgsFor(options(driver)), []);
+  });
+});
+
+describe('no port driver', () => {
+  it('none and implicit give none, as RootlessKit v2 (its nil port driver): info then has no portDriver', () => {
+    for (const portDriver of ['none', 'implicit'] as const) {
+      assert.equal(createPortDriver({ options: { portDriver } } as PortDriverContext), null, portDriver);
+    }
+  });
+
+  it('the ports routes then say why, and name the drivers that publish on the network', () => {
+    assert.equal(
+      noPortsMessage({ portDriver: 'none', net: 'slirp4netns' }),
+      'no port driver is available: nsgate was started with --port-driver=none; start it with --port-driver=builtin, --port-driver=slirp4netns, --port-driver=socat or --port-driver=bypass to publish ports one by one',
+    );
+    assert.equal(
+      noPortsMessage({ portDriver: 'implicit', net: 'pasta' }),
+      "no port driver is available: nsgate was started with --port-driver=implicit, where ports are implicit: pasta forwards every port bound in the namespace by itself (a server listening on port N inside is reachable on the host's port N); start it with --port-driver=builtin, --port-driver=socat or --port-driver=bypass to publish ports one by one",
+    );
+    assert.match(noPortsMessage({ portDriver: 'none', net: 'host' }), /start it with --port-driver=builtin, --port-driver=slirp4netns, --port-driver=socat or --port-driver=bypass to publish/);
   });
 });

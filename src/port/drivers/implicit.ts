@@ -1,10 +1,10 @@
 /**
  * `--port-driver=implicit` (with --net=pasta): pasta itself forwards every port a server binds in the
- * namespace, so there is nothing to add or remove; this driver only answers `info` and refuses adds.
+ * namespace, so there is nothing to add or remove. As in RootlessKit v2 there is no port driver object
+ * behind it: `GET /v1/info` has no `portDriver`, so clients make no port calls, and the ports routes
+ * answer that no port driver is available.
  */
-import { UserError } from '../../errors.js';
 import type { LaunchOptions } from '../../options.js';
-import type { PortDriver, PortDriverInfo } from '../types.js';
 
 /** Why ports are not published one by one with this driver. */
 export const IMPLICIT_PORTS =
@@ -20,16 +20,4 @@ const IMPLICIT_PASTA_ARGS = ['--tcp-ports', 'auto', '--udp-ports', 'auto', '--tc
 /** Extra arguments a port driver needs its network helper started with: only this one has any. */
 export function networkArgsFor(options: Pick<LaunchOptions, 'portDriver'>): string[] {
   return options.portDriver === 'implicit' ? [...IMPLICIT_PASTA_ARGS] : [];
-}
-
-export class ImplicitDriver implements PortDriver {
-  info(): PortDriverInfo {
-    return { driver: 'implicit', protos: ['tcp', 'udp'] };
-  }
-
-  open(): Promise<never> {
-    return Promise.reject(new UserError(`ports cannot be added with --port-driver=implicit: ${IMPLICIT_PORTS}`));
-  }
-
-  async stop(): Promise<void> {}
 }

@@ -1,11 +1,11 @@
 import type { RunningNetwork } from '../../network/driver.js';
 import { slirp4netnsApiSocket } from '../../network/slirp4netns.js';
-import type { LaunchOptions } from '../../options.js';
+import { publishingDriverChoices, type LaunchOptions } from '../../options.js';
 import type { Log } from '../../parent/log.js';
 import type { PortDriver } from '../types.js';
 import { BuiltinDriver, type Inside } from './builtin/parent.js';
 import { BypassDriver, type BypassContext } from './bypass/parent.js';
-import { ImplicitDriver } from './implicit.js';
+import { IMPLICIT_PORTS } from './implicit.js';
 import { Slirp4netnsDriver } from './slirp4netns.js';
 import type { NamespacePaths } from './socat-argv.js';
 import { SocatDriver } from './socat.js';
@@ -23,7 +23,7 @@ export interface PortDriverContext {
   log: Log;
 }
 
-/** The parent half of `--port-driver`, or null for `none`. */
+/** The parent half of `--port-driver`, or null for `none` and `implicit` (RootlessKit's nil port driver). */
 export function createPortDriver(ctx: PortDriverContext): PortDriver | null {
   switch (ctx.options.portDriver) {
     case 'builtin':
@@ -32,13 +32,18 @@ export function createPortDriver(ctx: PortDriverContext): PortDriver | null {
       return new Slirp4netnsDriver(slirp4netnsApiSocket(ctx.stateDir), networkChildIP(ctx.network));
     case 'socat':
       return new SocatDriver(ctx.namespaces, ctx.log);
-    case 'implicit':
-      return new ImplicitDriver();
     case 'bypass':
       return new BypassDriver({ channel: ctx.bypassChannel!, inside: ctx.child, log: ctx.log });
     case 'none':
+    case 'implicit':
       return null;
   }
+}
+
+/** What the ports routes answer when createPortDriver gave none (400, RootlessKit's "no PortDriver is available"). */
+export function noPortsMessage({ portDriver, net }: Pick<LaunchOptions, 'portDriver' | 'net'>): string {
+  const why = portDriver === 'implicit' ? `, where ${IMPLICIT_PORTS}` : '';
+  return `no port driver is available: nsgate was started with --port-driver=${portDriver}${why}; start it with ${publishingDriverChoices(net)} to publish ports one by one`;
 }
 
 function networkChildIP(network: RunningNetwork | undefined): string {

@@ -6,6 +6,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { UserError } from '../../errors.js';
 import { bindProbe } from '../bind-probe.js';
+import { unmapIPv4 } from '../ip.js';
 import { listenError } from '../listen.js';
 import { formatPortSpec } from '../spec.js';
 import type { PortDriver, PortDriverInfo, PortForward, PortSpec, Proto } from '../types.js';
@@ -68,7 +69,8 @@ export function hostFwd(spec: PortSpec, defaultChildIP: string): HostFwd {
   if (!isIPv4(hostAddr)) {
     throw new UserError(`parent IP ${hostAddr} is not IPv4: the slirp4netns driver listens on IPv4 only (use --port-driver=builtin for IPv6)`);
   }
-  const guestAddr = spec.childIP ?? defaultChildIP;
+  // As RootlessKit's driver: an IPv4-mapped child IP is the IPv4 address it holds (its parent IP goes as written).
+  const guestAddr = unmapIPv4(spec.childIP ?? defaultChildIP);
   if (isIPv6(guestAddr)) throw new UserError(`child IP ${guestAddr} is not IPv4: slirp4netns forwards IPv4 only`);
   if (guestAddr.startsWith('127.')) {
     throw new UserError(

@@ -2,7 +2,7 @@
 import { isIPv6 } from 'node:net';
 import { UserError } from '../../errors.js';
 import { killedWithParent } from '../../pdeathsig.js';
-import { childAddress, listenAddress } from '../listen.js';
+import { listenAddress } from '../listen.js';
 import type { PortSpec } from '../types.js';
 import { UDP_FLOW_IDLE_MS } from './builtin/udp.js';
 
@@ -48,7 +48,8 @@ export function socatArgv(spec: PortSpec, ns: NamespacePaths): string[] {
     'socat',
     ...timeout,
     'STDIO,shut-down',
-    `${kind}:${bracketed(childAddress(spec))}:${spec.childPort}`,
+    // The child IP, else 127.0.0.1, as RootlessKit 1.x's socat driver (v2 has none) dials.
+    `${kind}:${bracketed(spec.childIP ?? '127.0.0.1')}:${spec.childPort}`,
   ]);
   return killedWithParent(['socat', listen, `EXEC:"${inner.join(' ')}",nofork`]);
 }

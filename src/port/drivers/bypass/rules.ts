@@ -8,6 +8,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { encodeSockaddr } from '../../../sys/socket.js';
+import { unmapIPv4 } from '../../ip.js';
 import { childAddress } from '../../listen.js';
 import type { PortSpec } from '../../types.js';
 
@@ -68,11 +69,13 @@ function sameIP(a: string, b: string): boolean {
 /**
  * The host address for the spec in the app socket's family, or null when that family cannot serve it:
  * an IPv4 socket cannot serve tcp6 or an IPv6 parent IP; an IPv6-only socket cannot serve tcp4 or an IPv4 parent IP.
- * A wildcard parent IP ('', 0.0.0.0, ::) is the host wildcard of the socket's family, as the other drivers listen.
+ * A wildcard parent IP ('', 0.0.0.0, ::) is the host wildcard of the socket's family, as the other drivers listen;
+ * an IPv4-mapped one is the IPv4 address it holds, as Go listens.
  */
 function hostBind(spec: PortSpec, bind: BindRequest): { ip: string; port: number; v6only: boolean } | null {
   const only = spec.proto.at(-1);
-  const parentIP = WILDCARDS.has(spec.parentIP ?? '') ? undefined : spec.parentIP!;
+  const given = unmapIPv4(spec.parentIP ?? '');
+  const parentIP = WILDCARDS.has(given) ? undefined : given;
   const v4Host = only === '4' || (parentIP !== undefined && isIPv4(parentIP));
   const v6Host = only === '6' || (parentIP !== undefined && !isIPv4(parentIP));
   if (bind.family === 4) return v6Host ? null : { ip: parentIP ?? V4_WILDCARD, port: spec.parentPort, v6only: false };
