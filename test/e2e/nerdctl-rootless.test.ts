@@ -5,7 +5,7 @@
  * and from a client in its own netns, `nerdctl rm -f` taking the ports away, SIGTERM ending everything.
  * nerdctl, containerd and the CNI plugins come from scripts/build-nerdctl.sh (needs Go), runc from Debian;
  * without them the test is skipped and says what is missing. The same scenario runs with RootlessKit v2.3.4
- * when it is built, so that a failure can be told from one of the machine's.
+ * when it is built (test/e2e/peers.ts), so that a failure can be told from one of the machine's.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -16,9 +16,8 @@ import { describe, test } from 'node:test';
 import { ApiClient } from '../../src/api/client.js';
 import { exchange, probe } from './clients.js';
 import { createClientNetns, descendants, endNsgate, eventually, freePort, IS_ROOT, NSGATE, sha256, startAsUser, SUBNET, TEST_USER, userEnv, userTempDir } from './harness.js';
+import { describePeer, PEERS_DIR, REFERENCE_VERSION, referencePeer } from './peers.js';
 
-const PEERS_DIR = process.env.NSGATE_PEERS_DIR ?? '/opt/nsgate-peers';
-const ROOTLESSKIT_REFERENCE = join(PEERS_DIR, 'v2.3.4/rootlesskit');
 const IMAGE = 'nsgate-test/busybox:1';
 /** nerdctl's default network ("bridge", 10.4.0.0/24): what portmap masquerades loopback clients to. */
 const BRIDGE_GATEWAY = /^peer \[?(::ffff:)?10\.4\.0\.1\]?\n$/;
@@ -196,6 +195,9 @@ async function scenario(launcher: string, afterStop: (stateDir: string) => void)
 }
 
 const why = missing();
+/** Only v2.3.4 itself: Debian's 1.1.0, the fallback reference, has no --detach-netns for the script to use. */
+const reference = referencePeer();
+const noReference = reference?.version === REFERENCE_VERSION ? undefined : `RootlessKit ${REFERENCE_VERSION} is not built (scripts/build-peers.sh, needs Go)`;
 
 describe('nerdctl rootless (containerd-rootless.sh, nerdctl run -p)', { skip: why }, () => {
   test('with nsgate as rootlesskit: run -p from loopback and from a client netns, rm -f, SIGTERM', { timeout: 120_000 }, async () => {
@@ -204,7 +206,8 @@ describe('nerdctl rootless (containerd-rootless.sh, nerdctl run -p)', { skip: wh
     });
   });
 
-  test('the same with RootlessKit v2.3.4, the reference', { skip: existsSync(ROOTLESSKIT_REFERENCE) ? undefined : `not built: ${ROOTLESSKIT_REFERENCE}`, timeout: 120_000 }, async () => {
-    await scenario(ROOTLESSKIT_REFERENCE, () => {});
+  test(`the same with RootlessKit ${REFERENCE_VERSION}, the reference`, { skip: noReference, timeout: 120_000 }, async (t) => {
+    t.diagnostic(describePeer(reference!));
+    await scenario(reference!.rootlesskit, () => {});
   });
 });
