@@ -19,6 +19,8 @@ import {
   SOL_IP,
   SOL_IPV6,
   SO_ERROR,
+  SO_MARK,
+  SO_REUSEADDR,
   SOL_SOCKET,
 } from '../sys/socket.js';
 import { constants } from 'node:os';
@@ -27,7 +29,7 @@ import type { Loop } from './loop.js';
 import type { Pipe, PipePool } from './pipe-pool.js';
 import { isLoopbackSockaddr } from './sockaddr.js';
 
-const { EAGAIN, EINPROGRESS, ECONNABORTED, EINTR, EMFILE, ENFILE } = constants.errno;
+const { EADDRINUSE, EAGAIN, EINPROGRESS, ECONNABORTED, EINTR, EMFILE, ENFILE } = constants.errno;
 /** A connect inside the namespace that has not completed by then (an address nobody answers) is given up. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /**
@@ -44,6 +46,15 @@ const FD_EXHAUSTED_PAUSE_MS = 100;
 const SPLICE_FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 /** An int option value of 1, for setsockopt. */
 const INT_ONE = Buffer.from([1, 0, 0, 0]);
+/**
+ * The fwmark of a transparent connection inside (--source-ip-transparent). The server's accepted socket
+ * inherits it from the SYN (net.ipv4.tcp_fwmark_accept), and the namespace's rule for this mark delivers the
+ * replies to the relay: only this connection's packets, not other traffic from loopback (a DNAT from
+ * 127.0.0.1 to a container must still be routed). RootlessKit 3 uses the same mark; it stays clear of the
+ * bits that CNI (0x2000) and kube-proxy (0x4000, 0x8000) test.
+ */
+export const SOURCE_IP_MARK = 100;
+const SOURCE_IP_MARK_VALUE = Buffer.from([SOURCE_IP_MARK, 0, 0, 0]);
 
 /** A published TCP port, as seen by one worker (every worker accepts on the same listening socket). */
 export class TcpForward {
@@ -88,6 +99,23 @@ export class TcpForward {
   stopAccepting(): void {
     this.accepting = false;
     this.loop.remove(this.fd);
+  }
+
+  /**
+   * Whether a socket in the namespace listens at the target: the bind of a probe there is refused. If none
+   * does, the connection is taken elsewhere by a DNAT (a container's port published by CNI's portmap, as
+   * nerdctl does): a container's replies to a client's own address would not come back to the relay, so
+   * such a connection is made the plain way. SO_REUSEADDR keeps the probe from failing a server that binds
+   * the port at that moment.
+   */
+  listenedHere(): boolean {
+    const { sock } = this.loop;
+    const probe = sock.socket(this.targetFamily, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0) return false;
+    sock.setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, INT_ONE, 4);
+    const taken = sock.bind(probe, this.targetAddr, this.targetAddr.length) !== 0 && sock.errno() === EADDRINUSE;
+    sock.close(probe);
+    return taken;
   }
 
   /** Stop accepting and close every connection (the port was removed). */
@@ -223,14 +251,16 @@ class TcpConnection {
 
   /**
    * Source IP (--source-ip-transparent): the connection inside comes from the client's own address, so the
-   * server sees who it talks to. Only for a client that is not loopback and of the target's family;
-   * the namespace's policy routing sends the replies back to this socket. If that fails, the plain way.
+   * server sees who it talks to. Only for a client that is not loopback and of the target's family, to a
+   * server that listens in the namespace; the mark has the namespace's policy routing send the replies back
+   * to this socket. If any step fails, the plain way.
    */
   private bindToClientAddress(addr: Buffer): void {
     const family = addr.readUInt16LE(0);
-    if (family !== this.forward.targetFamily || isLoopbackSockaddr(addr)) return;
+    if (family !== this.forward.targetFamily || isLoopbackSockaddr(addr) || !this.forward.listenedHere()) return;
     const { sock } = this.forward.loop;
     const [level, name, len] = family === AF_INET ? [SOL_IP, IP_TRANSPARENT, 16] : [SOL_IPV6, IPV6_TRANSPARENT, 28];
+    if (sock.setsockopt(this.up, SOL_SOCKET, SO_MARK, SOURCE_IP_MARK_VALUE, 4) !== 0) return;
     if (sock.setsockopt(this.up, level, name, INT_ONE, 4) === 0) sock.bind(this.up, addr, len);
   }
 

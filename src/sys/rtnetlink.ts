@@ -1,13 +1,12 @@
 /**
  * The few route-netlink requests the child makes in its own network namespace: bring `lo` up, and the
- * source-IP routing (a rule and a local route). They are what `ip link set lo up`, `ip rule add` and
- * `ip route add` send, without starting `ip` three times while nsgate starts.
+ * source-IP routing (a rule and a local route per family). They are what `ip link set lo up`, `ip rule add`
+ * and `ip route add` send, without starting `ip` several times while nsgate starts.
  * The message builders are pure (for tests); `rtnetlink()` sends them and reads the kernel's answers.
  */
-import { isIPv4 } from 'node:net';
 import { SysError, check } from './libc.js';
 import { relayCalls } from './relay-io.js';
-import { AF_INET, AF_INET6, encodeSockaddr, SOCK_CLOEXEC, socketCalls } from './socket.js';
+import { AF_INET, AF_INET6, SOCK_CLOEXEC, socketCalls } from './socket.js';
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
@@ -31,8 +30,9 @@ const FR_ACT_TO_TBL = 1;
 const RTN_LOCAL = 2;
 const RTPROT_BOOT = 3;
 const RT_SCOPE_HOST = 254;
-/** Attribute types: FRA_SRC and RTA_OIF; FRA_TABLE and RTA_TABLE are both 15 (tables over 255 need it). */
-const FRA_SRC = 2;
+/** Attribute types: FRA_FWMARK, FRA_FWMASK and RTA_OIF; FRA_TABLE and RTA_TABLE are both 15 (tables over 255 need it). */
+const FRA_FWMARK = 10;
+const FRA_FWMASK = 16;
 const RTA_OIF = 4;
 const TABLE_ATTR = 15;
 
@@ -71,20 +71,12 @@ export function linkUpMessage(index: number, seq: number): Buffer {
   return message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq, info);
 }
 
-/** The raw bytes of an IP address, and its family. */
-function addressBytes(ip: string): { family: number; bytes: Buffer } {
-  const sa = encodeSockaddr(ip, 0);
-  return isIPv4(ip) ? { family: AF_INET, bytes: sa.subarray(4, 8) } : { family: AF_INET6, bytes: sa.subarray(8, 24) };
-}
-
-/** `ip rule add from <ip>/<prefix> lookup <table>`: struct fib_rule_hdr, FRA_SRC, FRA_TABLE. */
-export function ruleMessage(ip: string, prefix: number, table: number, seq: number): Buffer {
-  const { family, bytes } = addressBytes(ip);
+/** `ip [-6] rule add fwmark <mark> lookup <table>` for `family`: struct fib_rule_hdr, FRA_FWMARK, FRA_FWMASK (all bits), FRA_TABLE. */
+export function fwmarkRuleMessage(family: 4 | 6, mark: number, table: number, seq: number): Buffer {
   const hdr = Buffer.alloc(12);
-  hdr.writeUInt8(family, 0);
-  hdr.writeUInt8(prefix, 2);
+  hdr.writeUInt8(family === 4 ? AF_INET : AF_INET6, 0);
   hdr.writeUInt8(FR_ACT_TO_TBL, 7);
-  return message(RTM_NEWRULE, NEW, seq, hdr, [attribute(FRA_SRC, bytes), attribute(TABLE_ATTR, u32(table))]);
+  return message(RTM_NEWRULE, NEW, seq, hdr, [attribute(FRA_FWMARK, u32(mark)), attribute(FRA_FWMASK, u32(0xffffffff)), attribute(TABLE_ATTR, u32(table))]);
 }
 
 /** `ip route add local default dev <index> table <table>` for `family`: struct rtmsg, RTA_TABLE, RTA_OIF. */

@@ -21,6 +21,7 @@ export const SO_ERROR = 4;
 export const SO_RCVBUF = 8;
 export const SO_LINGER = 13;
 export const SO_REUSEPORT = 15;
+export const SO_MARK = 36;
 export const SO_PROTOCOL = 38;
 export const SO_DOMAIN = 39;
 export const SOL_IP = 0;

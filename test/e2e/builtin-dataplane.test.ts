@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exchange, probe } from './clients.js';
-import { createClientNetns, E2E_DIR, eventually, FIXTURE, freePort, launchNsgate, settledFds, sha256, sleep, startAsUser, SUBNET } from './harness.js';
+import { createClientNetns, E2E_DIR, eventually, FIXTURE, freePort, launchCommand, launchNsgate, settledFds, sha256, sleep, startAsUser, SUBNET } from './harness.js';
 
 /** nsgate with the builtin driver on slirp4netns, running the fixture `servers`. */
 const launch = (flags: string[], servers: string[]) => launchNsgate(['--net=slirp4netns', '--port-driver=builtin', ...flags], servers);
@@ -25,11 +25,11 @@ describe('source IP (--source-ip-transparent, on by default)', () => {
   const ports: Record<string, number> = {};
 
   before(async () => {
-    for (const name of ['wildcard', 'loopback']) ports[name] = await freePort();
+    for (const name of ['wildcard', 'loopback', 'childIp']) ports[name] = await freePort();
     clientNetns = createClientNetns();
     run = await launch(
-      ['-p', `0.0.0.0:${ports.wildcard}:80/tcp4`, '-p', `0.0.0.0:${ports.loopback}:81/tcp4`],
-      ['tcp-peer,80,0.0.0.0', 'tcp-peer,81,127.0.0.1'],
+      ['-p', `0.0.0.0:${ports.wildcard}:80/tcp4`, '-p', `0.0.0.0:${ports.loopback}:81/tcp4`, '-p', `0.0.0.0:${ports.childIp}:10.0.2.100:82/tcp4`],
+      ['tcp-peer,80,0.0.0.0', 'tcp-peer,81,127.0.0.1', 'tcp-peer,82,0.0.0.0'],
     );
   });
 
@@ -46,8 +46,50 @@ describe('source IP (--source-ip-transparent, on by default)', () => {
     assert.match(peerSeenFrom(clientNetns, ports.loopback!), /^peer 198\.51\.100\.2 \d+\n$/);
   });
 
+  test('also through a child IP that is not loopback (10.0.2.100)', () => {
+    assert.match(peerSeenFrom(clientNetns, ports.childIp!), /^peer 198\.51\.100\.2 \d+\n$/);
+  });
+
   test('loopback clients stay 127.0.0.1', async () => {
     assert.match(await probe('127.0.0.1', ports.wildcard!), /^peer 127\.0\.0\.1 \d+\n$/);
+  });
+});
+
+/**
+ * What CNI's portmap does for a container (nerdctl publishes ports this way): the child port on 127.0.0.1 is
+ * DNATed to a server in another namespace (203.0.113.2, behind a veth), and what comes from loopback is
+ * masqueraded. COMMAND sets it up with ip and iptables, as uid 0 in nsgate's namespaces.
+ */
+const DNAT_TO_NAMESPACE = `set -e
+unshare -n sh -c 'ip link set lo up; exec "$0" "$@"' ${process.execPath} ${FIXTURE} tcp-peer,80,0.0.0.0 > "$1/server.out" &
+server=$!
+while [ "$(readlink /proc/$server/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.05; done
+ip link add dn0 type veth peer name dn1 netns $server
+ip addr add 203.0.113.1/24 dev dn0
+ip link set dn0 up
+nsenter -t $server -n sh -c 'ip addr add 203.0.113.2/24 dev dn1 && ip link set dn1 up'
+echo 1 > /proc/sys/net/ipv4/conf/dn0/route_localnet
+iptables -t nat -A OUTPUT -d 127.0.0.1/32 -p tcp --dport 80 -j DNAT --to-destination 203.0.113.2:80
+iptables -t nat -A POSTROUTING -s 127.0.0.1/32 -o dn0 -j MASQUERADE
+until grep -q ready "$1/server.out"; do sleep 0.05; done
+echo dnat ready
+wait $server`;
+
+describe('a child port DNATed to another namespace (CNI portmap, as nerdctl publishes)', () => {
+  test('loopback clients and a client in its own netns both get through, seen as the masquerading address as with RootlessKit', async () => {
+    const port = await freePort();
+    const clientNetns = createClientNetns();
+    const run = await launchCommand(['--net=slirp4netns', '--port-driver=builtin', '-p', `0.0.0.0:${port}:80/tcp4`], (dir) => ['sh', '-c', DNAT_TO_NAMESPACE, 'dnat', dir], /dnat ready/);
+    try {
+      // Nothing listens at 127.0.0.1:80 in nsgate's namespace, so no transparent bind: the replies of a
+      // container could not find their way back to it. Loopback-sourced traffic is not taken by the source-IP
+      // routing either.
+      assert.match(await probe('127.0.0.1', port), /^peer 203\.0\.113\.1 \d+\n$/);
+      assert.match(peerSeenFrom(clientNetns, port), /^peer 203\.0\.113\.1 \d+\n$/);
+    } finally {
+      await run.stop();
+      clientNetns.remove();
+    }
   });
 });
 

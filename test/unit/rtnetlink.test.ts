@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { answerErrno, linkUpMessage, localDefaultRouteMessage, ruleMessage } from '../../src/sys/rtnetlink.js';
+import { answerErrno, fwmarkRuleMessage, linkUpMessage, localDefaultRouteMessage } from '../../src/sys/rtnetlink.js';
 
 /** nlmsghdr fields: length, type, flags, sequence number. */
 function header(msg: Buffer): [number, number, number, number] {
@@ -19,6 +19,11 @@ function attributes(msg: Buffer, bodySize: number): Array<[number, string]> {
 }
 
 const REQUEST_ACK_EXCL_CREATE = 0x1 | 0x4 | 0x200 | 0x400;
+/** Each family as the builders take it, and its AF_ number in the message. */
+const FAMILIES = [
+  [4, 2],
+  [6, 10],
+] as const;
 
 describe('route-netlink requests', () => {
   it('bring an interface up: RTM_NEWLINK, ifinfomsg with IFF_UP set and changed', () => {
@@ -29,28 +34,21 @@ describe('route-netlink requests', () => {
     assert.equal(msg.readUInt32LE(16 + 12), 1, 'change mask');
   });
 
-  it('ip rule add from 127.0.0.0/8 lookup 27003: fib_rule_hdr, FRA_SRC, FRA_TABLE', () => {
-    const msg = ruleMessage('127.0.0.0', 8, 27003, 1);
-    assert.deepEqual(header(msg), [44, 32, REQUEST_ACK_EXCL_CREATE, 1]);
-    assert.deepEqual([msg[16], msg[17], msg[18], msg[20], msg[23]], [2, 0, 8, 0, 1], 'AF_INET, dst_len 0, src_len 8, table in the attribute, FR_ACT_TO_TBL');
-    assert.deepEqual(attributes(msg, 12), [
-      [2, '7f000000'],
-      [15, '7b690000'],
-    ]);
-  });
-
-  it('ip rule add from ::1: the 16-byte address and a /128', () => {
-    const msg = ruleMessage('::1', 128, 27003, 3);
-    assert.deepEqual(header(msg), [56, 32, REQUEST_ACK_EXCL_CREATE, 3]);
-    assert.deepEqual([msg[16], msg[18]], [10, 128]);
-    assert.deepEqual(attributes(msg, 12)[0], [2, '00000000000000000000000000000001']);
+  it('ip rule add fwmark 100 lookup 27003: fib_rule_hdr, FRA_FWMARK, FRA_FWMASK of all bits, FRA_TABLE', () => {
+    for (const [family, af] of FAMILIES) {
+      const msg = fwmarkRuleMessage(family, 100, 27003, 1);
+      assert.deepEqual(header(msg), [52, 32, REQUEST_ACK_EXCL_CREATE, 1]);
+      assert.deepEqual([...msg.subarray(16, 28)], [af, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0], 'family, no dst or src prefix, table in the attribute, FR_ACT_TO_TBL');
+      assert.deepEqual(attributes(msg, 12), [
+        [10, '64000000'],
+        [16, 'ffffffff'],
+        [15, '7b690000'],
+      ]);
+    }
   });
 
   it('ip route add local default dev lo table 27003: rtmsg for a local, host-scope route', () => {
-    for (const [family, af] of [
-      [4, 2],
-      [6, 10],
-    ] as const) {
+    for (const [family, af] of FAMILIES) {
       const msg = localDefaultRouteMessage(family, 1, 27003, 2);
       assert.deepEqual(header(msg), [44, 24, REQUEST_ACK_EXCL_CREATE, 2]);
       assert.deepEqual([...msg.subarray(16, 24)], [af, 0, 0, 0, 0, 3, 254, 2], 'family, dst_len, src_len, tos, table, RTPROT_BOOT, RT_SCOPE_HOST, RTN_LOCAL');

@@ -3,10 +3,12 @@
  * channel and gives it to the relay engine, which accepts there and connects inside. Source-IP
  * propagation needs policy routing in the namespace, set up with the first port that uses it.
  */
+import { writeFileSync } from 'node:fs';
 import { RelayEngine } from '../../../dataplane/engine.js';
+import { SOURCE_IP_MARK } from '../../../dataplane/tcp-relay.js';
 import { FD_CHANNEL_ENV, type ChildMessage, type ParentMessage } from '../../../child/protocol.js';
 import { receiveFds } from '../../../sys/fd-passing.js';
-import { localDefaultRouteMessage, LOOPBACK_INDEX, rtnetlink, ruleMessage } from '../../../sys/rtnetlink.js';
+import { fwmarkRuleMessage, localDefaultRouteMessage, LOOPBACK_INDEX, rtnetlink } from '../../../sys/rtnetlink.js';
 import { FD_CLOEXEC, F_SETFD, socketCalls } from '../../../sys/socket.js';
 
 /**
@@ -16,15 +18,16 @@ import { FD_CLOEXEC, F_SETFD, socketCalls } from '../../../sys/socket.js';
 const SOURCE_IP_TABLE = 27003;
 /**
  * Replies from the server (sent from loopback to the client's real address) are delivered locally, to
- * the relay's transparent socket, instead of being routed out of the namespace: per family,
- * `ip rule add from LOOPBACK lookup 27003` and `ip route add local default dev lo table 27003`.
+ * the relay's transparent socket, instead of being routed out of the namespace: the server's socket has the
+ * relay's mark (the sysctl), and per family `ip rule add fwmark 100 lookup 27003` and
+ * `ip route add local default dev lo table 27003`. A rule on the source (from 127.0.0.0/8) would also take
+ * what a DNAT sends from loopback to a container, and break it.
  */
-const SOURCE_IP_ROUTING = [
-  { what: 'ip rule add from 127.0.0.0/8', build: (seq: number) => ruleMessage('127.0.0.0', 8, SOURCE_IP_TABLE, seq) },
-  { what: 'ip -4 route add local default', build: (seq: number) => localDefaultRouteMessage(4, LOOPBACK_INDEX, SOURCE_IP_TABLE, seq) },
-  { what: 'ip rule add from ::1', build: (seq: number) => ruleMessage('::1', 128, SOURCE_IP_TABLE, seq) },
-  { what: 'ip -6 route add local default', build: (seq: number) => localDefaultRouteMessage(6, LOOPBACK_INDEX, SOURCE_IP_TABLE, seq) },
-];
+const TCP_FWMARK_ACCEPT = '/proc/sys/net/ipv4/tcp_fwmark_accept';
+const SOURCE_IP_ROUTING = ([4, 6] as const).flatMap((family) => [
+  { what: `ip -${family} rule add fwmark ${SOURCE_IP_MARK}`, build: (seq: number) => fwmarkRuleMessage(family, SOURCE_IP_MARK, SOURCE_IP_TABLE, seq) },
+  { what: `ip -${family} route add local default`, build: (seq: number) => localDefaultRouteMessage(family, LOOPBACK_INDEX, SOURCE_IP_TABLE, seq) },
+]);
 
 const channel = Number(process.env[FD_CHANNEL_ENV]);
 let engine: RelayEngine | undefined;
@@ -90,6 +93,8 @@ async function unforward(id: number): Promise<void> {
 function routeRepliesLocally(): boolean {
   if (sourceIpRouting === undefined) {
     try {
+      // Per network namespace: /proc/sys/net is the one of the process that opens it.
+      writeFileSync(TCP_FWMARK_ACCEPT, '1');
       // The relay runs only with native calls, so rtnetlink has them too.
       sourceIpRouting = rtnetlink(SOURCE_IP_ROUTING);
     } catch (err) {
