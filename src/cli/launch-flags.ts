@@ -74,7 +74,7 @@ const OTHER_NETWORK_FLAG = (net: string) => `for --net=${net}, which nsgate does
 const FLAGS = [
   { name: 'debug', kind: 'boolean', group: 'Misc', help: 'debug mode' },
   { name: 'help', alias: 'h', kind: 'boolean', group: 'Misc', help: 'show help' },
-  { name: 'version', alias: 'v', kind: 'boolean', group: 'Misc', help: 'print the version' },
+  { name: 'version', alias: 'v', kind: 'boolean', group: 'Misc', help: `print the version: RootlessKit's that nsgate stands in for (${ROOTLESSKIT_VERSION}), then nsgate's` },
   {
     name: 'print-semver',
     kind: 'string',

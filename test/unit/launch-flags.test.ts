@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 import { parseLaunchArgs } from '../../src/cli/launch-flags.js';
 import { UserError } from '../../src/errors.js';
 import type { LaunchOptions } from '../../src/options.js';
+import { ROOTLESSKIT_VERSION, VERSION } from '../../src/version.js';
+
+const NSGATE = fileURLToPath(new URL('../../src/cli/nsgate.js', import.meta.url));
 
 /** The options of a `run` command; fails the test on help or version. */
 function run(...argv: string[]): LaunchOptions {
@@ -454,3 +459,19 @@ describe('port driver/network matrix', () => {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
+
+describe('the nsgate executable', () => {
+  it('prints RootlessKit\'s version line first, then nsgate\'s, for --version and -v', () => {
+    for (const flag of ['--version', '-v']) {
+      const r = spawnSync(process.execPath, [NSGATE, flag], { encoding: 'utf8' });
+      assert.deepEqual([r.status, r.stdout, r.stderr], [0, `rootlesskit version ${ROOTLESSKIT_VERSION} (nsgate ${VERSION})\n`, ''], flag);
+    }
+  });
+
+  it('answers what scripts written for RootlessKit parse out of --version and --print-semver', () => {
+    // `rootlesskit --version | cut -d' ' -f3` is how install scripts compare the version they expect.
+    const sh = (cmd: string) => spawnSync('sh', ['-c', cmd, 'sh', process.execPath, NSGATE], { encoding: 'utf8' }).stdout;
+    assert.equal(sh(`"$1" "$2" --version | cut -d' ' -f3`), `${ROOTLESSKIT_VERSION}\n`);
+    assert.equal(sh(`"$1" "$2" --print-semver major`), `${ROOTLESSKIT_VERSION.split('.')[0]}\n`);
+  });
+});
