@@ -23,6 +23,8 @@ const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const REAL_ROOTLESSKIT = '/usr/bin/rootlesskit';
 const IMAGE = 'nsgate-e2e-install';
+/** npm as from a shell: without the npm_* variables an `npm test` run passes down to its scripts. */
+const NPM_ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_')));
 
 function missing(): string | undefined {
   const docker = missingForDocker();
@@ -64,31 +66,36 @@ function copyCheckout(to: string): void {
 
 describe('npm install -g of the packed tarball, then Docker rootless through nsgate-shims', { skip, timeout: 240_000 }, () => {
   /** 0755, root's: src/ (the copy packed), pack/ (the tarball), prefix/ (the install), shims/. */
-  const dir = mkdtempSync('/tmp/nsgate-install-');
-  const prefix = join(dir, 'prefix');
-  const shims = join(dir, 'shims');
-  const installed = join(prefix, 'lib/node_modules/nsgate/dist/src/cli');
+  let dir = '';
+  let prefix = '';
+  let shims = '';
+  /** Where the installed nsgate.js, nsgatectl.js and nsgate-shims.js are. */
+  let installed = '';
   let tarball = '';
   let installOutput = { stdout: '', stderr: '' };
   let docker: RootlessDocker | undefined;
 
   before(async () => {
     if (notHere) throw new Error(`CI=true, and this test cannot run here: ${notHere}`);
+    dir = mkdtempSync('/tmp/nsgate-install-');
     chmodSync(dir, 0o755);
+    prefix = join(dir, 'prefix');
+    shims = join(dir, 'shims');
+    installed = join(prefix, 'lib/node_modules/nsgate/dist/src/cli');
     copyCheckout(join(dir, 'src'));
     mkdirSync(join(dir, 'pack'));
-    await run('npm', ['pack', '--pack-destination', join(dir, 'pack')], { cwd: join(dir, 'src') });
+    await run('npm', ['pack', '--pack-destination', join(dir, 'pack')], { cwd: join(dir, 'src'), env: NPM_ENV });
     tarball = join(dir, 'pack', readdirSync(join(dir, 'pack')).find((f) => f.endsWith('.tgz'))!);
-    // koffi comes from npm's cache where `npm ci` left it.
-    installOutput = await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--no-update-notifier', tarball]);
-    spawnSync('chmod', ['-R', 'a+rX', prefix]);
+    // koffi comes from npm's cache, where `npm ci` left it.
+    installOutput = await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--no-update-notifier', tarball], { env: NPM_ENV });
+    spawnSync('chmod', ['-R', 'a+rX', prefix]); // whatever root's umask: the test users run it
   });
 
   after(async () => {
     try {
       if (docker) await docker.shutDown();
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -102,13 +109,14 @@ describe('npm install -g of the packed tarball, then Docker rootless through nsg
   });
 
   test('nsgate and nsgatectl on PATH print their versions as the test user', async () => {
-    const env = userEnv(TEST_USER, { PATH: `${prefix}/bin:${SYSTEM_PATH}` });
+    const env = userEnv(TEST_USER, { PATH: `${prefix}/bin:${dirname(process.execPath)}:${SYSTEM_PATH}` });
     assert.equal((await run('nsgate', ['--version'], { user: TEST_USER, env })).stdout, `rootlesskit version ${ROOTLESSKIT_VERSION} (nsgate ${VERSION})\n`);
     assert.equal((await run('nsgatectl', ['--version'], { user: TEST_USER, env })).stdout, `nsgatectl version ${VERSION}\n`);
   });
 
   test('nsgate-shims writes shims that run the installed nsgate', async () => {
     const { stdout } = await run(join(prefix, 'bin/nsgate-shims'), [shims]);
+    spawnSync('chmod', ['a+rx', shims]); // made under root's umask; nsgdocker runs the shims
     assert.match(stdout, new RegExp(`Put ${shims} first on PATH`));
     assert.deepEqual(readdirSync(shims).sort(), SHIMS.map((s) => s.name).sort());
     for (const { name, runs } of SHIMS) assert.ok(readFileSync(join(shims, name), 'utf8').includes(`'${join(installed, runs)}' "$@"`), name);
