@@ -103,9 +103,11 @@ describe('npm install -g of the packed tarball, then Docker rootless through nsg
     const entries = (await run('tar', ['-tzf', tarball])).stdout.trim().split('\n').sort();
     assert.deepEqual(entries.filter((e) => !/^package\/dist\/src\/.*\.js$/.test(e)), ['package/README.md', 'package/package.json']);
     for (const cli of ['nsgate.js', 'nsgatectl.js', 'nsgate-shims.js']) assert.ok(entries.includes(`package/dist/src/cli/${cli}`), cli);
-    // npm warns only about koffi's install script, which it has not been told to allow (see the README).
+    // npm warns of nothing but koffi's install script, which no policy approved (see the README).
     const warnings = installOutput.stderr.split('\n').filter((line) => /^npm (warn|WARN)/.test(line) && !/^npm warn install-scripts/.test(line));
     assert.deepEqual(warnings, [], installOutput.stderr);
+    const scripted = [...installOutput.stderr.matchAll(/^npm warn install-scripts +(\S+)@\S+ \(/gm)].map((m) => m[1]);
+    assert.ok(scripted.every((name) => name === 'koffi'), installOutput.stderr);
   });
 
   test('nsgate and nsgatectl on PATH print their versions as the test user', async () => {
