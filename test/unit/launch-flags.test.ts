@@ -222,6 +222,11 @@ describe('--help and --version', () => {
     assert.match(text, /\n {4}--publish value, -p value +publish ports\. .*\(repeatable; a comma separates several in one\)\n/);
     assert.match(text, /\n {4}--print-semver value +print a component of the RootlessKit version nsgate stands in for \(2\.3\.4\) as a decimal integer \[major, minor, patch\]\n/);
     assert.match(text, /\n {4}--pidns +create a PID namespace \(default: false\)\n/);
+    // nsgate's additions to RootlessKit v2.3.4's flags are marked; the rest is RootlessKit's.
+    assert.match(text, /\n {4}--port-driver value +.*\(default: "none"\) \(nsgate adds: socat \(RootlessKit v1 had it; v2 has not\), bypass\)\n/);
+    assert.match(text, /\n {4}--source-ip-transparent +.*\(default: true\) \(nsgate adds: the flag, as RootlessKit v3 has it\)\n/);
+    assert.equal(text.match(/\(nsgate adds: /g)?.length, 2, 'no other flag marked');
+    assert.match(text, /^Options \(grouped as RootlessKit 2\.3\.4 groups them; "nsgate adds:" marks what it does not have\):$/m);
     assert.match(text, /\n {4}--mtu value +.*\(default: 0\)\n/);
     const names = [
       'state-dir', 'net', 'mtu', 'cidr', 'ifname', 'disable-host-loopback', 'ipv6', 'copy-up', 'copy-up-mode', 'propagation',
