@@ -51,8 +51,25 @@ interface Reply {
 type Handler = (req: IncomingMessage, params: string[]) => Promise<Reply>;
 
 interface Route {
-  path: RegExp;
-  methods: Readonly<Record<string, Handler>>;
+  /** As docs/reference.md shows it; `{id}` stands for one path segment, passed to the handler. */
+  path: string;
+  pattern: RegExp;
+  /** Each method's handler and what it does, for the reference. */
+  methods: Readonly<Record<string, { doc: string; handle: Handler }>>;
+}
+
+function route(path: string, methods: Route['methods']): Route {
+  return { path, pattern: new RegExp(`^${path.replaceAll('{id}', '([^/]+)')}$`), methods };
+}
+
+/** Every route and method with what it does, from the table the server dispatches on (for docs/reference.md). */
+export function apiReference(): { method: string; path: string; doc: string }[] {
+  const unused = () => {
+    throw new Error('the reference runs no handler');
+  };
+  return makeRoutes({ socketPath: '', info: unused, ports: null }).flatMap((r) =>
+    Object.entries(r.methods).map(([method, { doc }]) => ({ method, path: r.path, doc })),
+  );
 }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
@@ -125,32 +142,37 @@ function makeRoutes(opts: ApiServerOptions): Route[] {
       return fn(opts.ports, req, params);
     };
   return [
-    {
-      path: /^\/v1\/info$/,
-      methods: { GET: async () => ({ status: 200, json: ownAnswer(conformApiInfo, opts.info()) }) },
-    },
-    {
-      path: /^\/v1\/ports$/,
-      methods: {
-        GET: withPorts(async (ports) => ({
+    route('/v1/info', {
+      GET: {
+        doc: 'API version, implementation version (nsgate\'s), state dir, child PID, network driver (DNS, child IP) and port driver (protos; absent without one), in RootlessKit\'s field order',
+        handle: async () => ({ status: 200, json: ownAnswer(conformApiInfo, opts.info()) }),
+      },
+    }),
+    route('/v1/ports', {
+      GET: {
+        doc: 'the published ports, `[{"id": ID, "spec": SPEC}]`',
+        handle: withPorts(async (ports) => ({
           status: 200,
           json: ports.list().map((status) => ownAnswer(conformPortStatus, status)),
         })),
-        POST: withPorts(async (ports, req) => {
+      },
+      POST: {
+        doc: 'publish a port: the body is a SPEC, `{"proto": "tcp", "parentIP": "127.0.0.1", "parentPort": 8080, "childIP": "", "childPort": 80}`; answers 201 `{"id": ID, "spec": SPEC}`',
+        handle: withPorts(async (ports, req) => {
           const spec = decodePortSpec(await readJsonBody(req));
           return { status: 201, json: ownAnswer(conformPortStatus, await ports.add(spec)) };
         }),
       },
-    },
-    {
-      path: /^\/v1\/ports\/([^/]+)$/,
-      methods: {
-        DELETE: withPorts(async (ports, _req, [id]) => {
+    }),
+    route('/v1/ports/{id}', {
+      DELETE: {
+        doc: 'unpublish the port with that id; answers 200 with no body',
+        handle: withPorts(async (ports, _req, [id]) => {
           await ports.remove(portId(id!));
           return { status: 200 };
         }),
       },
-    },
+    }),
   ];
 }
 
@@ -176,13 +198,13 @@ function dispatch(req: IncomingMessage, routes: Route[]): Promise<Reply> {
   const path = requestPath(req.url ?? '');
   const method = req.method ?? '';
   for (const route of routes) {
-    const match = route.path.exec(path);
+    const match = route.pattern.exec(path);
     if (!match) continue;
     if (!Object.hasOwn(route.methods, method)) {
       const allow = Object.keys(route.methods).join(', ');
       throw new HttpError(405, `method ${method} not allowed on ${path} (allowed: ${allow})`, { Allow: allow });
     }
-    return route.methods[method]!(req, match.slice(1));
+    return route.methods[method]!.handle(req, match.slice(1));
   }
   throw new HttpError(404, `not found: ${path}`);
 }

@@ -50,6 +50,8 @@ interface FlagSpec {
   readonly group: string;
   /** Checks one value beyond `kind` and `values` and returns it normalized; throws UserError. */
   readonly normalize?: (value: string) => string;
+  /** What nsgate adds to RootlessKit v2.3.4 here (the flag itself, or some of its values), marked in --help. */
+  readonly addition?: string;
 }
 
 const USAGE = 'nsgate [flags] COMMAND [ARGS...]';
@@ -74,7 +76,7 @@ const OTHER_NETWORK_FLAG = (net: string) => `for --net=${net}, which nsgate does
 const FLAGS = [
   { name: 'debug', kind: 'boolean', group: 'Misc', help: 'debug mode' },
   { name: 'help', alias: 'h', kind: 'boolean', group: 'Misc', help: 'show help' },
-  { name: 'version', alias: 'v', kind: 'boolean', group: 'Misc', help: 'print the version' },
+  { name: 'version', alias: 'v', kind: 'boolean', group: 'Misc', help: `print the version: RootlessKit's that nsgate stands in for (${ROOTLESSKIT_VERSION}), then nsgate's` },
   {
     name: 'print-semver',
     kind: 'string',
@@ -130,7 +132,15 @@ const FLAGS = [
   { name: 'vpnkit-binary', kind: 'string', group: 'Network [vpnkit]', help: `path of VPNKit binary, ${OTHER_NETWORK_FLAG('vpnkit')}` },
   { name: 'lxc-user-nic-binary', kind: 'string', group: 'Network [lxc-user-nic]', help: `path of lxc-user-nic binary, ${OTHER_NETWORK_FLAG('lxc-user-nic')}` },
   { name: 'lxc-user-nic-bridge', kind: 'string', group: 'Network [lxc-user-nic]', help: `lxc-user-nic bridge name, ${OTHER_NETWORK_FLAG('lxc-user-nic')}` },
-  { name: 'port-driver', kind: 'string', values: PORT_DRIVERS, default: 'none', group: 'Port', help: 'port driver for non-host network' },
+  {
+    name: 'port-driver',
+    kind: 'string',
+    values: PORT_DRIVERS,
+    default: 'none',
+    group: 'Port',
+    help: 'port driver for non-host network',
+    addition: 'socat (RootlessKit v1 had it; v2 has not), bypass',
+  },
   { name: 'publish', alias: 'p', kind: 'repeatable', group: 'Port', help: 'publish ports. e.g. "127.0.0.1:8080:80/tcp"' },
   {
     name: 'source-ip-transparent',
@@ -138,6 +148,7 @@ const FLAGS = [
     default: 'true',
     group: 'Port',
     help: 'builtin driver: servers inside see the real address of non-loopback TCP clients (needs IP_TRANSPARENT, set up inside the namespace)',
+    addition: 'the flag, as RootlessKit v3 has it',
   },
   { name: 'pidns', kind: 'boolean', group: 'Process', help: 'create a PID namespace' },
   { name: 'cgroupns', kind: 'boolean', group: 'Process', help: 'create a cgroup namespace' },
@@ -501,7 +512,7 @@ function helpText(): string {
   return [
     `Usage: ${USAGE}`,
     'Run COMMAND as root in new user, mount and (optionally) network namespaces, like rootlesskit.',
-    `Options:\n${sections.join('\n\n')}`,
+    `Options (grouped as RootlessKit ${ROOTLESSKIT_VERSION} groups them; "nsgate adds:" marks what it does not have):\n${sections.join('\n\n')}`,
   ].join('\n\n') + '\n';
 }
 
@@ -517,5 +528,6 @@ function description(flag: FlagSpec): string {
   const values = flag.values ? ` [${flag.values.join(', ')}]` : '';
   const repeatable = flag.kind === 'repeatable' ? ' (repeatable; a comma separates several in one)' : '';
   const shown = flag.kind === 'boolean' ? flag.default ?? 'false' : flag.kind === 'string' && flag.default ? JSON.stringify(flag.default) : flag.default;
-  return `${flag.help}${values}${repeatable}${shown === undefined ? '' : ` (default: ${shown})`}`;
+  const addition = flag.addition ? ` (nsgate adds: ${flag.addition})` : '';
+  return `${flag.help}${values}${repeatable}${shown === undefined ? '' : ` (default: ${shown})`}${addition}`;
 }

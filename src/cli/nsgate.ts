@@ -4,7 +4,7 @@ import { UserError, errorMessage } from '../errors.js';
 import { launch } from '../parent/launch.js';
 import { createLog } from '../parent/log.js';
 import { raiseOpenFileLimit } from '../sys/relay-io.js';
-import { VERSION } from '../version.js';
+import { VERSION_LINE } from '../version.js';
 import { parseLaunchArgs } from './launch-flags.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -14,7 +14,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd.kind === 'version') {
-    process.stdout.write(`nsgate version ${VERSION}\n`);
+    process.stdout.write(`${VERSION_LINE}\n`);
     return 0;
   }
   if (cmd.kind === 'semver') {

@@ -54,7 +54,9 @@ const COMMANDS: Readonly<Record<CommandName, CommandDoc>> = {
   info: { usage: 'Show info', argsUsage: '[flags]', hasJson: true },
 };
 
-const COMMAND_LIST = `commands: ${Object.keys(COMMANDS).join(', ')}, help`;
+/** The commands, in help order. */
+export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
+const COMMAND_LIST = `commands: ${COMMAND_NAMES.join(', ')}, help`;
 
 function isCommandName(name: string): name is CommandName {
   return Object.hasOwn(COMMANDS, name);

@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { get } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { probe, udpAsk } from './clients.js';
-import { DOCKER_USER, dockerUserProcesses, killDockerUserProcesses, missingForDocker, ROOTLESSCTL, RootlessDocker, writeImageTarball } from './docker-rootless.js';
+import { DOCKER_USER, dockerUserProcesses, firstBody, httpGet, killDockerUserProcesses, missingForDocker, ROOTLESSCTL, RootlessDocker, writeImageTarball } from './docker-rootless.js';
 import { descendants, eventually, freePort, freeUdpPort, hostListeners, IS_ROOT, listenersOf, sha256 } from './harness.js';
 
 const IMAGE = 'nsgate-e2e-busybox';
@@ -19,30 +18,6 @@ const skip = !IS_ROOT
   : missing && process.env.CI !== 'true'
     ? `${missing} (sudo .ci/run installs them)`
     : false;
-
-/** The body of GET /payload, or the error. */
-function httpGet(host: string, port: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const req = get({ host, port, path: '/payload', agent: false, timeout: 5_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`HTTP ${res.statusCode}`))));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout on ${host}:${port}`)));
-    req.on('error', reject);
-  });
-}
-
-/** The first full answer from a server that has just been started (its proxy and httpd come up after `docker run` returns). */
-async function firstBody(host: string, port: number): Promise<Buffer> {
-  let body: Buffer | undefined;
-  await eventually(`an HTTP answer at ${host} port ${port}`, async () => {
-    body = await httpGet(host, port).catch(() => undefined);
-    return body !== undefined;
-  }, 20_000);
-  return body!;
-}
 
 /** Nothing answers at `port` and no host socket is bound to it. */
 async function assertClosed(port: number, hosts: string[]): Promise<void> {
@@ -86,21 +61,7 @@ describe('Docker 20.10 rootless with nsgate as its rootlesskit', { skip, timeout
   });
 
   after(async () => {
-    if (!docker) return;
-    try {
-      if (docker.proc.child.exitCode === null && docker.proc.child.signalCode === null) {
-        docker.proc.kill('SIGTERM');
-        await docker.proc.exited(30_000).catch(() => undefined);
-      }
-    } finally {
-      // Last resort when a test failed: nothing of the user's may outlive the file (again and again, in
-      // case a dying daemon started something meanwhile).
-      await eventually(`no process of ${DOCKER_USER}`, () => {
-        killDockerUserProcesses();
-        return dockerUserProcesses().length === 0;
-      }, 10_000);
-      docker.removeDirs();
-    }
+    if (docker) await docker.shutDown();
   });
 
   test('dockerd runs inside nsgate, which holds its API socket', () => {

@@ -5,6 +5,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseSubIdFile } from '../../src/parent/idmap.js';
@@ -23,7 +24,7 @@ const SOCAT = '/usr/bin/socat';
  * The daemon's PATH after nsgate's wrapper: Debian's dockerd, containerd, runc, docker-proxy and
  * rootlesskit-docker-proxy. Not /usr/local/bin, where a different Docker may live.
  */
-const SYSTEM_PATH = '/usr/bin:/usr/sbin:/bin:/sbin';
+export const SYSTEM_PATH = '/usr/bin:/usr/sbin:/bin:/sbin';
 /** The reference's rootlessctl when it was built here, else Debian's (test/e2e/peers.ts). */
 export const ROOTLESSCTL = referencePeer()?.rootlessctl ?? '/usr/bin/rootlessctl';
 
@@ -105,11 +106,17 @@ export class RootlessDocker {
   readonly home = join(this.dir, 'home');
   readonly proc: Proc;
 
-  constructor() {
+  /**
+   * `shimDir`: the directory put first on the script's PATH, where it finds its `rootlesskit` (nsgate-shims'
+   * shims of an installed nsgate); by default one with a wrapper that runs the e2e build of nsgate.
+   */
+  constructor(shimDir?: string) {
     chmodSync(this.dir, 0o755);
-    const bin = join(this.dir, 'bin');
-    mkdirSync(bin);
-    writeFileSync(join(bin, 'rootlesskit'), `#!/bin/sh\nexec ${process.execPath} ${NSGATE} "$@"\n`, { mode: 0o755 });
+    const bin = shimDir ?? join(this.dir, 'bin');
+    if (!shimDir) {
+      mkdirSync(bin);
+      writeFileSync(join(bin, 'rootlesskit'), `#!/bin/sh\nexec ${process.execPath} ${NSGATE} "$@"\n`, { mode: 0o755 });
+    }
     const { uid, gid } = userId(DOCKER_USER);
     for (const dir of [this.runtimeDir, this.home]) {
       mkdirSync(dir, { mode: 0o700 });
@@ -187,4 +194,48 @@ export class RootlessDocker {
   removeDirs(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+
+  /**
+   * For a test file's `after`: SIGTERM to the script if it still runs, then, the last resort when a test failed,
+   * SIGKILL to whatever of the user's is left (again and again, in case a dying daemon started something
+   * meanwhile), and the directories removed.
+   */
+  async shutDown(): Promise<void> {
+    try {
+      if (this.proc.child.exitCode === null && this.proc.child.signalCode === null) {
+        this.proc.kill('SIGTERM');
+        await this.proc.exited(30_000).catch(() => undefined);
+      }
+    } finally {
+      await eventually(`no process of ${DOCKER_USER}`, () => {
+        killDockerUserProcesses();
+        return dockerUserProcesses().length === 0;
+      }, 10_000);
+      this.removeDirs();
+    }
+  }
+}
+
+/** The body of GET /payload, or the error. */
+export function httpGet(host: string, port: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host, port, path: '/payload', agent: false, timeout: 5_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`HTTP ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout on ${host}:${port}`)));
+    req.on('error', reject);
+  });
+}
+
+/** The first full answer from a server that has just been started (its proxy and httpd come up after `docker run` returns). */
+export async function firstBody(host: string, port: number): Promise<Buffer> {
+  let body: Buffer | undefined;
+  await eventually(`an HTTP answer at ${host} port ${port}`, async () => {
+    body = await httpGet(host, port).catch(() => undefined);
+    return body !== undefined;
+  }, 20_000);
+  return body!;
 }

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 import { parseLaunchArgs } from '../../src/cli/launch-flags.js';
 import { UserError } from '../../src/errors.js';
 import type { LaunchOptions } from '../../src/options.js';
+import { ROOTLESSKIT_VERSION, VERSION } from '../../src/version.js';
+
+const NSGATE = fileURLToPath(new URL('../../src/cli/nsgate.js', import.meta.url));
 
 /** The options of a `run` command; fails the test on help or version. */
 function run(...argv: string[]): LaunchOptions {
@@ -217,6 +222,11 @@ describe('--help and --version', () => {
     assert.match(text, /\n {4}--publish value, -p value +publish ports\. .*\(repeatable; a comma separates several in one\)\n/);
     assert.match(text, /\n {4}--print-semver value +print a component of the RootlessKit version nsgate stands in for \(2\.3\.4\) as a decimal integer \[major, minor, patch\]\n/);
     assert.match(text, /\n {4}--pidns +create a PID namespace \(default: false\)\n/);
+    // nsgate's additions to RootlessKit v2.3.4's flags are marked; the rest is RootlessKit's.
+    assert.match(text, /\n {4}--port-driver value +.*\(default: "none"\) \(nsgate adds: socat \(RootlessKit v1 had it; v2 has not\), bypass\)\n/);
+    assert.match(text, /\n {4}--source-ip-transparent +.*\(default: true\) \(nsgate adds: the flag, as RootlessKit v3 has it\)\n/);
+    assert.equal(text.match(/\(nsgate adds: /g)?.length, 2, 'no other flag marked');
+    assert.match(text, /^Options \(grouped as RootlessKit 2\.3\.4 groups them; "nsgate adds:" marks what it does not have\):$/m);
     assert.match(text, /\n {4}--mtu value +.*\(default: 0\)\n/);
     const names = [
       'state-dir', 'net', 'mtu', 'cidr', 'ifname', 'disable-host-loopback', 'ipv6', 'copy-up', 'copy-up-mode', 'propagation',
@@ -454,3 +464,19 @@ describe('port driver/network matrix', () => {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
+
+describe('the nsgate executable', () => {
+  it('prints RootlessKit\'s version line first, then nsgate\'s, for --version and -v', () => {
+    for (const flag of ['--version', '-v']) {
+      const r = spawnSync(process.execPath, [NSGATE, flag], { encoding: 'utf8' });
+      assert.deepEqual([r.status, r.stdout, r.stderr], [0, `rootlesskit version ${ROOTLESSKIT_VERSION} (nsgate ${VERSION})\n`, ''], flag);
+    }
+  });
+
+  it('answers what scripts written for RootlessKit parse out of --version and --print-semver', () => {
+    // `rootlesskit --version | cut -d' ' -f3` is how install scripts compare the version they expect.
+    const sh = (cmd: string) => spawnSync('sh', ['-c', cmd, 'sh', process.execPath, NSGATE], { encoding: 'utf8' }).stdout;
+    assert.equal(sh(`"$1" "$2" --version | cut -d' ' -f3`), `${ROOTLESSKIT_VERSION}\n`);
+    assert.equal(sh(`"$1" "$2" --print-semver major`), `${ROOTLESSKIT_VERSION.split('.')[0]}\n`);
+  });
+});
