@@ -162,6 +162,12 @@ describe('runShims in a directory', () => {
     assert.match(r.stderr, /^nsgate-shims: error: cannot look at .*\/file\/bin\/rootlesskit: ENOTDIR/);
   });
 
+  it('fails, instead of hanging, where the kernel refuses to make DIR (under /proc)', () => {
+    const r = run('/proc/nsgate-shims-test/bin');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^nsgate-shims: error: cannot write the shims in \/proc\/nsgate-shims-test\/bin: ENOENT/);
+  });
+
   it('writes no shim at all when one cannot be written, and removes its temporary files', () => {
     const dir = fresh();
     mkdirSync(dir, { recursive: true });
