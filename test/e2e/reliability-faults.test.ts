@@ -62,17 +62,23 @@ describe('faults', () => {
   for (const setup of SETUPS) {
     test(`SIGKILL to nsgate (${setup.name}, a connection open): the child, COMMAND and helpers are gone within 1 s`, async () => {
       const port = await freePort();
-      const p = nsgate([...setup.flags(port), '--', ...fixture('tcp-echo,7,127.0.0.1')]);
-      await p.waitFor(/ready/, 20_000);
-      const held = await connected(port);
-      const tree = descendants(p.pid);
-      const names = new Set(tree.map(comm));
-      for (const helper of setup.helpers) assert.ok(names.has(helper), `${helper} runs under nsgate (${[...names].join(' ')})`);
-      p.kill('SIGKILL');
-      const t0 = Date.now();
-      await p.exit;
-      await eventually(`every process gone (left: ${tree.filter(running).map((pid) => `${pid} ${comm(pid)} ${readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]}`).join(', ')})`, () => !tree.some(running), 1_000 - (Date.now() - t0));
-      held.destroy();
+      // A state dir of the test's: a SIGKILLed nsgate cannot remove it, as RootlessKit cannot.
+      const dir = userTempDir();
+      try {
+        const p = nsgate([`--state-dir=${dir}/state`, ...setup.flags(port), '--', ...fixture('tcp-echo,7,127.0.0.1')]);
+        await p.waitFor(/ready/, 20_000);
+        const held = await connected(port);
+        const tree = descendants(p.pid);
+        const names = new Set(tree.map(comm));
+        for (const helper of setup.helpers) assert.ok(names.has(helper), `${helper} runs under nsgate (${[...names].join(' ')})`);
+        p.kill('SIGKILL');
+        const t0 = Date.now();
+        await p.exit;
+        await eventually(`every process gone (left: ${tree.filter(running).map((pid) => `${pid} ${comm(pid)} ${readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]}`).join(', ')})`, () => !tree.some(running), 1_000 - (Date.now() - t0));
+        held.destroy();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   }
 
