@@ -133,6 +133,7 @@ export class Child extends SocketRequests {
 
   /** Send `signal` to the child, which passes it on to COMMAND. */
   signal(signal: NodeJS.Signals): void {
+    if (this.pid === 0) return; // Not known before hello; kill(0) would signal nsgate's own process group.
     try {
       process.kill(this.pid, signal);
     } catch {

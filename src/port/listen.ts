@@ -1,4 +1,5 @@
 /** Where a published port listens on the host, and a failed bind in words: shared by the drivers. */
+import { isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { UserError } from '../errors.js';
 import { unmapIPv4 } from './ip.js';
@@ -32,10 +33,12 @@ export function listenAddress(spec: PortSpec): ListenAddress {
  * (`hostIPv4`), which go to 127.0.0.1. An IPv4-mapped address is dialled as IPv4, as Go dials it. Pure with
  * `hostIPv4` given, for tests.
  */
-export function childAddress(spec: PortSpec, hostIPv4: string | undefined = firstHostIPv4()): string {
+export function childAddress(spec: PortSpec, hostIPv4: () => string | undefined = firstHostIPv4): string {
   if (spec.childIP) return unmapIPv4(spec.childIP);
   const parentIP = unmapIPv4(spec.parentIP ?? '');
-  return parentIP === '' || parentIP === '0.0.0.0' || parentIP === hostIPv4 ? '127.0.0.1' : parentIP;
+  if (parentIP === '' || parentIP === '0.0.0.0') return '127.0.0.1';
+  // The interfaces are read only for a specific IPv4 parent IP: bypass asks this on every bind it checks.
+  return isIPv4(parentIP) && parentIP === hostIPv4() ? '127.0.0.1' : parentIP;
 }
 
 /** The host's first non-loopback IPv4 address, in interface order (Go's net.InterfaceAddrs, which RootlessKit asks). */
