@@ -43,7 +43,6 @@ export interface LaunchOptions {
   disableHostLoopback: boolean;
   ipv6: boolean;
   copyUp: string[];
-  copyUpMode: 'tmpfs+symlink';
   propagation: 'rprivate' | 'rslave' | 'rshared';
   pidns: boolean;
   cgroupns: boolean;

@@ -1,4 +1,4 @@
-/** The REST API on `api.sock`, answering like RootlessKit 1.1.x (see design.md, "Compatibility facts"). */
+/** The REST API on `api.sock`, answering like RootlessKit 1.1.x (README.md, "Compatibility with RootlessKit v2.3.4"). */
 import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
 import http, { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';

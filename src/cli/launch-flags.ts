@@ -16,7 +16,7 @@ import {
   type NetDriverName,
   type PortDriverName,
 } from '../options.js';
-import { networkAddresses } from '../network/addresses.js';
+import { ipv4, ipv4ToNumber, networkAddresses } from '../network/addresses.js';
 import { IMPLICIT_PORTS } from '../port/drivers/implicit.js';
 import { parsePortSpec } from '../port/spec.js';
 import type { PortSpec } from '../port/types.js';
@@ -335,7 +335,6 @@ function toOptions(values: FlagValues, command: string[]): LaunchOptions {
     disableHostLoopback: values.flag('disable-host-loopback'),
     ipv6: values.flag('ipv6'),
     copyUp: [...new Set(values.list('copy-up'))],
-    copyUpMode: values.choice('copy-up-mode'),
     propagation: values.choice('propagation'),
     pidns: values.flag('pidns'),
     cgroupns: values.flag('cgroupns'),
@@ -465,14 +464,10 @@ function checkCidr(text: string): string {
   if (prefix === undefined || !/^[0-9]+$/.test(prefix)) throw fail('the prefix length after "/" is missing or not a number');
   const bits = Number(prefix);
   if (bits < 8 || bits > 25) throw fail(`the prefix length must be 8-25 to hold the child's .100, got /${bits}`);
-  const ip = address.split('.').reduce((sum, octet) => sum * 256 + Number(octet), 0);
+  const ip = ipv4ToNumber(address);
   const hostBits = ip % 2 ** (32 - bits);
-  if (hostBits !== 0) throw fail(`host bits are set (the network is ${formatIPv4(ip - hostBits)}/${bits})`);
+  if (hostBits !== 0) throw fail(`host bits are set (the network is ${ipv4(ip - hostBits)}/${bits})`);
   return `${address}/${bits}`;
-}
-
-function formatIPv4(ip: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(ip / 2 ** shift) % 256).join('.');
 }
 
 /** A cgroup name, as RootlessKit checks it: not empty, no "/"; nor "." or "..", which name no new group. */

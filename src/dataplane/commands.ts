@@ -8,15 +8,18 @@ export interface Target {
   port: number;
 }
 
+/** A UDP flow ends when neither side has sent anything for this long (RootlessKit's figure); every UDP relay uses it. */
+export const UDP_FLOW_IDLE_MS = 90_000;
+
 export type WorkerCommand =
   /** Accept on `fd` (a listening host socket) and relay each connection to `target`. */
-  | { op: 'tcp'; id: number; fd: number; target: Target; sourceIp: boolean }
+  | { t: 'tcp'; id: number; fd: number; target: Target; sourceIp: boolean }
   /** Serve datagrams arriving on `fd` (a bound host socket): one flow per client, toward `target`. */
-  | { op: 'udp'; id: number; fd: number; target: Target }
+  | { t: 'udp'; id: number; fd: number; target: Target }
   /** Carry on TCP connections of forward `id` that the starter held (sent after its `tcp` command). */
-  | { op: 'adopt'; id: number; connections: ConnectionState[] }
+  | { t: 'adopt'; id: number; connections: ConnectionState[] }
   /** Stop using forward `id`'s socket and close its connections; the engine closes the socket itself. */
-  | { op: 'drop'; id: number };
+  | { t: 'drop'; id: number };
 
 export interface RelayWorkerData {
   /** Where commands arrive (announced on the worker's own eventfd). */
@@ -26,6 +29,6 @@ export interface RelayWorkerData {
 }
 
 export type WorkerReport =
-  | { op: 'wake'; fd: number }
+  | { t: 'wake'; fd: number }
   /** Command `cmd` for forward `id` is carried out (or failed with `error`). */
-  | { op: 'done'; cmd: WorkerCommand['op']; id: number; error?: string };
+  | { t: 'done'; cmd: WorkerCommand['t']; id: number; error?: string };

@@ -24,8 +24,8 @@ interface RelayWorker {
   readonly waiting: Map<string, { resolve(): void; reject(err: Error): void }>;
 }
 
-type TcpCommand = Extract<WorkerCommand, { op: 'tcp' }>;
-type UdpCommand = Extract<WorkerCommand, { op: 'udp' }>;
+type TcpCommand = Extract<WorkerCommand, { t: 'tcp' }>;
+type UdpCommand = Extract<WorkerCommand, { t: 'udp' }>;
 
 export class RelayEngine {
   private next = 0;
@@ -60,7 +60,7 @@ export class RelayEngine {
 
   /** Relay TCP connections accepted on `fd` (every worker accepts on it; the starter until a worker runs). */
   async addTcp(id: number, fd: number, target: Target, sourceIp: boolean): Promise<void> {
-    const cmd: TcpCommand = { op: 'tcp', id, fd, target, sourceIp };
+    const cmd: TcpCommand = { t: 'tcp', id, fd, target, sourceIp };
     if (this.workers.length === 0) this.starter.addTcp(cmd);
     this.tcpForwards.set(id, cmd);
     await Promise.all(this.workers.map((w) => this.ask(w, cmd)));
@@ -72,7 +72,7 @@ export class RelayEngine {
    * runs, the port waits for it (so do its datagrams, in the socket's queue) and this resolves at once.
    */
   async addUdp(id: number, fd: number, target: Target): Promise<void> {
-    const cmd: UdpCommand = { op: 'udp', id, fd, target };
+    const cmd: UdpCommand = { t: 'udp', id, fd, target };
     if (this.workers.length === 0) this.queuedUdp.set(id, cmd);
     else await this.ask(this.workers[this.next++ % this.workers.length]!, cmd);
   }
@@ -82,7 +82,7 @@ export class RelayEngine {
     this.tcpForwards.delete(id);
     this.queuedUdp.delete(id);
     this.starter.drop(id);
-    await Promise.all(this.workers.map((w) => this.ask(w, { op: 'drop', id })));
+    await Promise.all(this.workers.map((w) => this.ask(w, { t: 'drop', id })));
   }
 
   /**
@@ -99,7 +99,7 @@ export class RelayEngine {
       });
     }
     this.queuedUdp.clear();
-    for (const [id, connections] of this.starter.handOver()) if (connections.length > 0) this.tell(w, { op: 'adopt', id, connections });
+    for (const [id, connections] of this.starter.handOver()) if (connections.length > 0) this.tell(w, { t: 'adopt', id, connections });
     if (this.tcpForwards.size > 0) this.startTheOthers();
   }
 
@@ -114,7 +114,7 @@ export class RelayEngine {
 
   private ask(w: RelayWorker, cmd: WorkerCommand): Promise<void> {
     return new Promise((resolve, reject) => {
-      w.waiting.set(`${cmd.op} ${cmd.id}`, { resolve, reject });
+      w.waiting.set(`${cmd.t} ${cmd.id}`, { resolve, reject });
       this.tell(w, cmd);
     });
   }
@@ -145,10 +145,10 @@ function startWorker(): Promise<RelayWorker> {
   return new Promise((resolve, reject) => {
     thread.once('error', reject);
     thread.once('message', (first: WorkerReport) => {
-      if (first.op !== 'wake') return reject(new Error('relay worker: unexpected first message'));
+      if (first.t !== 'wake') return reject(new Error('relay worker: unexpected first message'));
       const w: RelayWorker = { thread, commands: port1, wakeFd: first.fd, waiting: new Map() };
       thread.on('message', (msg: WorkerReport) => {
-        if (msg.op !== 'done') return;
+        if (msg.t !== 'done') return;
         const key = `${msg.cmd} ${msg.id}`;
         const waiter = w.waiting.get(key);
         w.waiting.delete(key);

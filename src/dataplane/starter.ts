@@ -19,7 +19,7 @@ export class Starter {
   // Unreferenced: the relay never keeps the process alive, it ends with COMMAND.
   private readonly poller = setInterval(() => this.loop.poll(), POLL_MS).unref();
 
-  addTcp(cmd: Extract<WorkerCommand, { op: 'tcp' }>): void {
+  addTcp(cmd: Extract<WorkerCommand, { t: 'tcp' }>): void {
     this.forwards.set(cmd.id, new TcpForward(this.loop, this.pipes, cmd.fd, cmd.target, cmd.sourceIp));
   }
 

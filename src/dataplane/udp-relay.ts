@@ -8,11 +8,10 @@
 import { constants } from 'node:os';
 import { EPOLLIN } from '../sys/relay-io.js';
 import { encodeSockaddr, getIntOption, growReceiveBuffer, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_UDP, UDP_SEGMENT, AF_INET, AF_INET6 } from '../sys/socket.js';
-import type { Target } from './commands.js';
+import { UDP_FLOW_IDLE_MS, type Target } from './commands.js';
 import type { Loop } from './loop.js';
 import { Batch, SLOTS } from './udp-batch.js';
 
-export const UDP_FLOW_IDLE_MS = 90_000;
 const SWEEP_MS = 10_000;
 /** Clients waiting for their flow's socket are few; anything beyond this is dropped like a lost datagram. */
 const FLOW_LIMIT = 4096;

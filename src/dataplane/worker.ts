@@ -1,5 +1,6 @@
 /** A relay worker thread: its own epoll loop serving the forwards the engine gives it. */
 import { parentPort, workerData } from 'node:worker_threads';
+import { errorMessage } from '../errors.js';
 import type { RelayWorkerData, WorkerCommand, WorkerReport } from './commands.js';
 import { Loop } from './loop.js';
 import { PipePool } from './pipe-pool.js';
@@ -14,19 +15,19 @@ const loop = new Loop();
 const wakeFd = loop.serve(commands, stopFd, (msg) => {
   const cmd = msg as WorkerCommand;
   try {
-    if (cmd.op === 'tcp') forwards.set(cmd.id, new TcpForward(loop, pipes, cmd.fd, cmd.target, cmd.sourceIp));
-    else if (cmd.op === 'udp') forwards.set(cmd.id, new UdpForward(loop, cmd.fd, cmd.target));
-    else if (cmd.op === 'adopt') (forwards.get(cmd.id) as TcpForward).adopt(cmd.connections);
+    if (cmd.t === 'tcp') forwards.set(cmd.id, new TcpForward(loop, pipes, cmd.fd, cmd.target, cmd.sourceIp));
+    else if (cmd.t === 'udp') forwards.set(cmd.id, new UdpForward(loop, cmd.fd, cmd.target));
+    else if (cmd.t === 'adopt') (forwards.get(cmd.id) as TcpForward).adopt(cmd.connections);
     else {
       forwards.get(cmd.id)?.drop();
       forwards.delete(cmd.id);
     }
-    report({ op: 'done', cmd: cmd.op, id: cmd.id });
+    report({ t: 'done', cmd: cmd.t, id: cmd.id });
   } catch (err) {
-    report({ op: 'done', cmd: cmd.op, id: cmd.id, error: err instanceof Error ? err.message : String(err) });
+    report({ t: 'done', cmd: cmd.t, id: cmd.id, error: errorMessage(err) });
   }
 });
 const pipes = new PipePool(loop);
 
-report({ op: 'wake', fd: wakeFd });
+report({ t: 'wake', fd: wakeFd });
 loop.run();

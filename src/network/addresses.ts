@@ -20,7 +20,7 @@ const CHILD_OFFSET = 100;
 export function networkAddresses(cidr: string): NetworkAddresses {
   const [address, prefixText] = cidr.split('/') as [string, string];
   const prefix = Number(prefixText);
-  const base = address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+  const base = ipv4ToNumber(address);
   return {
     network: ipv4(base),
     prefix,
@@ -30,6 +30,12 @@ export function networkAddresses(cidr: string): NetworkAddresses {
   };
 }
 
-function ipv4(n: number): string {
+/** A dotted-quad IPv4 address as a number (0 to 2^32 - 1). */
+export function ipv4ToNumber(address: string): number {
+  return address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+/** The dotted quad of an IPv4 address given as a number. */
+export function ipv4(n: number): string {
   return [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join('.');
 }

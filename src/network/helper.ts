@@ -5,12 +5,12 @@ import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { UserError, errorMessage } from '../errors.js';
+import { stopWithGrace } from '../stop.js';
 import type { NetworkAddresses } from './addresses.js';
 import type { NetworkContext, RunningNetwork } from './driver.js';
 
 export const TUN_DEVICE = '/dev/net/tun';
 const READY_TIMEOUT_MS = 10_000;
-const STOP_GRACE_MS = 2_000;
 const TAIL_LINES = 10;
 
 /** How to run one network helper process; everything else (output, death, stop) is shared. */
@@ -94,10 +94,7 @@ export async function startHelper(ctx: NetworkContext, spec: HelperSpec): Promis
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       stopping = true;
-      spec.requestExit(proc);
-      const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
-      await exited;
-      clearTimeout(killer);
+      await stopWithGrace(() => spec.requestExit(proc), () => proc.kill('SIGKILL'), exited);
       await Promise.all(spec.files.map((file) => rm(file, { force: true })));
     })());
 

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ChildRun, ChildSetup, ParentMessage } from '../child/protocol.js';
 import { UserError } from '../errors.js';
+import { stopWithGrace } from '../stop.js';
 import { commandStatus, goExitDescription } from '../exit-status.js';
 import { openFdChannel, type FdChannel } from './fd-channel.js';
 import { SocketRequests } from './socket-requests.js';
@@ -146,10 +147,7 @@ export class Child extends SocketRequests {
    * (what a SIGKILL of the child alone would leave running); SIGKILL if it is not gone within a second.
    */
   async stop(): Promise<void> {
-    if (this.child.connected) this.child.disconnect();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 1_000);
-    await this.exited;
-    clearTimeout(timer);
+    await stopWithGrace(() => this.child.connected && this.child.disconnect(), () => this.child.kill('SIGKILL'), this.exited, 1_000);
   }
 
   private post(msg: ParentMessage): void {

@@ -11,7 +11,10 @@ export interface ListenAddress {
   ipv6Only: boolean;
 }
 
-const WILDCARDS = new Set(['', '0.0.0.0', '::']);
+export const V4_WILDCARD = '0.0.0.0';
+export const V6_WILDCARD = '::';
+/** A parent IP that means every address: empty, 0.0.0.0 or ::. */
+export const WILDCARDS: ReadonlySet<string> = new Set(['', V4_WILDCARD, V6_WILDCARD]);
 
 /**
  * RootlessKit's (Go's) listen rules: plain `tcp`/`udp` on a wildcard listens on IPv4 and IPv6

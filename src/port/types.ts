@@ -3,6 +3,9 @@
 export const PROTOS = ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6', 'sctp', 'sctp4', 'sctp6'] as const;
 export type Proto = (typeof PROTOS)[number];
 
+/** The protos of every driver that forwards TCP and UDP on both IP families. */
+export const TCP_UDP_PROTOS: readonly Proto[] = ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6'];
+
 /**
  * RootlessKit's PortSpec. Field names are the JSON names of the REST API.
  * Optional fields are absent (never null or '') when not given.

@@ -3,11 +3,12 @@
  * functions on the library returned here; nothing outside src/sys imports koffi.
  *
  * koffi is loaded lazily and may be missing (an unsupported platform, a failed install): callers ask
- * `libc()` and get null, so the pure-JS paths keep working.
+ * `native()` and get null, so the pure-JS paths keep working.
  */
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import type * as Koffi from 'koffi';
+import { errorMessage } from '../errors.js';
 
 export type KoffiModule = typeof Koffi;
 export type Library = ReturnType<KoffiModule['load']>;
@@ -28,7 +29,7 @@ function load(): Loaded | null {
     loaded = { koffi, lib: koffi.load('libc.so.6') };
   } catch (err) {
     // The first line: Node appends the whole require stack to "Cannot find module".
-    loadError = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    loadError = errorMessage(err).split('\n')[0];
     loaded = null;
   }
   return loaded;
@@ -72,11 +73,6 @@ export class SysError extends Error {
     super(`${syscall}: ${code}`);
     this.code = code;
   }
-}
-
-/** The errno of the last failed call on this thread. */
-export function lastErrno(koffi: KoffiModule): number {
-  return koffi.errno();
 }
 
 /** Returns `ret` unless it is -1, in which case throws a SysError carrying errno. */

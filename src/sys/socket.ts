@@ -33,6 +33,7 @@ export const SOL_UDP = 17;
 /** UDP GSO (Linux 4.18): the size the kernel cuts a send's payload into datagrams. */
 export const UDP_SEGMENT = 103;
 export const SHUT_WR = 1;
+/** A listener's backlog: the kernel caps it at net.core.somaxconn; a burst of connections should not meet a short queue. */
 export const SOMAXCONN = 4096;
 export const F_GETFD = 1;
 export const F_SETFD = 2;
@@ -169,13 +170,4 @@ export function closeWithReset(c: SocketCalls, fd: number): void {
   linger.writeInt32LE(1, 0);
   c.setsockopt(fd, SOL_SOCKET, SO_LINGER, linger, 8);
   c.close(fd);
-}
-
-/** The socket's own address (to find the port the kernel picked). */
-export function localAddress(c: SocketCalls, fd: number): { family: 4 | 6; ip: string; port: number } {
-  const addr = Buffer.alloc(28);
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(28);
-  check(c.koffi, 'getsockname', c.getsockname(fd, addr, len));
-  return decodeSockaddr(addr);
 }

@@ -36,7 +36,6 @@ describe('parseLaunchArgs defaults', () => {
       disableHostLoopback: false,
       ipv6: false,
       copyUp: [],
-      copyUpMode: 'tmpfs+symlink',
       propagation: 'rprivate',
       pidns: false,
       cgroupns: false,
@@ -69,7 +68,6 @@ describe('value flags, as --flag=value and --flag value', () => {
     { flag: 'cidr', value: '10.0.3.0/24', field: 'cidr', expected: '10.0.3.0/24', extra: NETNS },
     { flag: 'ifname', value: 'eth0', field: 'ifname', expected: 'eth0', extra: ['--net=pasta'] },
     { flag: 'copy-up', value: '/etc', field: 'copyUp', expected: ['/etc'] },
-    { flag: 'copy-up-mode', value: 'tmpfs+symlink', field: 'copyUpMode', expected: 'tmpfs+symlink' },
     { flag: 'propagation', value: 'rslave', field: 'propagation', expected: 'rslave' },
     { flag: 'reaper', value: 'false', field: 'reaper', expected: 'false' },
     { flag: 'reaper', value: 'true', field: 'reaper', expected: 'true', extra: ['--pidns'] },
@@ -95,6 +93,11 @@ describe('value flags, as --flag=value and --flag value', () => {
       assert.deepEqual(run(...extra, `--${flag}`, value, 'sh')[field], expected);
     });
   }
+
+  it('--copy-up-mode tmpfs+symlink, the only mode, is accepted (and needs no field)', () => {
+    assert.equal(run('--copy-up-mode=tmpfs+symlink', 'sh').net, 'host');
+    assert.equal(run('--copy-up-mode', 'tmpfs+symlink', 'sh').net, 'host');
+  });
 
   it('-p SPEC and -p=SPEC, like --publish', () => {
     const expected = [{ proto: 'udp', parentPort: 5353, childPort: 53 }];

@@ -12,7 +12,7 @@ import { Loop } from '../../src/dataplane/loop.js';
 import { PipePool } from '../../src/dataplane/pipe-pool.js';
 import { Starter } from '../../src/dataplane/starter.js';
 import { TcpForward } from '../../src/dataplane/tcp-relay.js';
-import { openHostSocket } from '../../src/port/drivers/builtin/host-socket.js';
+import { openPublishedSocket } from '../../src/port/drivers/builtin/host-socket.js';
 import { socketCalls } from '../../src/sys/socket.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -84,11 +84,11 @@ test('starter: relays before the hand-over, then hands its connection over mid-t
   t.after(() => echo.close());
   const target = { ip: '127.0.0.1', port: (echo.address() as AddressInfo).port };
   const pipesBefore = pipeFds();
-  const fd = openHostSocket(c, { parentIP: '127.0.0.1', parentPort: 0, childPort: 0, proto: 'tcp' }, 'tcp');
+  const fd = openPublishedSocket(c, { parentIP: '127.0.0.1', parentPort: 0, childPort: 0, proto: 'tcp' }, 'tcp');
   t.after(() => c.close(fd));
   const hostPort = boundPort(fd);
   const starter = new Starter();
-  starter.addTcp({ op: 'tcp', id: 1, fd, target, sourceIp: false });
+  starter.addTcp({ t: 'tcp', id: 1, fd, target, sourceIp: false });
 
   const early = await connected(hostPort);
   t.after(() => early.destroy());

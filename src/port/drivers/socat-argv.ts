@@ -4,7 +4,7 @@ import { UserError } from '../../errors.js';
 import { killedWithParent } from '../../pdeathsig.js';
 import { listenAddress } from '../listen.js';
 import type { PortSpec } from '../types.js';
-import { UDP_FLOW_IDLE_MS } from './builtin/udp.js';
+import { UDP_FLOW_IDLE_MS } from '../../dataplane/commands.js';
 
 /** The child's namespaces, as paths nsenter opens. */
 export interface NamespacePaths {

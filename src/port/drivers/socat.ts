@@ -6,19 +6,19 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { UserError } from '../../errors.js';
+import { stopWithGrace } from '../../stop.js';
 import { findHelper } from '../../network/helper.js';
 import type { Log } from '../../parent/log.js';
 import { bindProbe } from '../bind-probe.js';
 import { listenAddress, listenError } from '../listen.js';
 import { holdsPortSocket } from '../proc-sockets.js';
 import { formatPortSpec } from '../spec.js';
-import type { PortDriver, PortDriverInfo, PortForward, PortSpec, Proto } from '../types.js';
+import { TCP_UDP_PROTOS, type PortDriver, type PortDriverInfo, type PortForward, type PortSpec } from '../types.js';
 import { socatArgv, type NamespacePaths } from './socat-argv.js';
 
-const PROTOS: Proto[] = ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6'];
+const PROTOS = TCP_UDP_PROTOS;
 const LISTEN_TIMEOUT_MS = 5_000;
 const LISTEN_POLL_MS = 10;
-const STOP_GRACE_MS = 2_000;
 const TAIL_LINES = 5;
 
 export class SocatDriver implements PortDriver {
@@ -72,12 +72,7 @@ async function startSocat(spec: PortSpec, argv: string[], log: Log): Promise<Por
   });
   let gone = false;
   void exited.then(() => (gone = true));
-  const stop = async (): Promise<void> => {
-    killGroup(proc.pid, 'SIGTERM');
-    const killer = setTimeout(() => killGroup(proc.pid, 'SIGKILL'), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(killer);
-  };
+  const stop = (): Promise<void> => stopWithGrace(() => killGroup(proc.pid, 'SIGTERM'), () => killGroup(proc.pid, 'SIGKILL'), exited);
 
   const kind = spec.proto.startsWith('udp') ? 'udp' : 'tcp';
   const deadline = Date.now() + LISTEN_TIMEOUT_MS;

@@ -13,19 +13,17 @@ import {
   SOCK_STREAM,
   SOL_IPV6,
   SOL_SOCKET,
+  SOMAXCONN,
   type SocketCalls,
 } from '../../../sys/socket.js';
 import { listenAddress, listenError } from '../../listen.js';
 import type { PortSpec } from '../../types.js';
 
-/** The kernel caps it at net.core.somaxconn; a burst of connections should not meet a short queue. */
-const BACKLOG = 4096;
-
 /**
  * Bind (and for TCP listen on) the host side of `spec` by RootlessKit's listen rules. A failure is the
  * user's error in words (port taken, privileged port, foreign address) and leaves no socket open.
  */
-export function openHostSocket(c: SocketCalls, spec: PortSpec, proto: 'tcp' | 'udp'): number {
+export function openPublishedSocket(c: SocketCalls, spec: PortSpec, proto: 'tcp' | 'udp'): number {
   const { host, ipv6Only } = listenAddress(spec);
   const addr = encodeSockaddr(host, spec.parentPort);
   const family = addr.length === 16 ? AF_INET : AF_INET6;
@@ -36,7 +34,7 @@ export function openHostSocket(c: SocketCalls, spec: PortSpec, proto: 'tcp' | 'u
     if (proto === 'tcp') setIntOption(c, fd, SOL_SOCKET, SO_REUSEADDR, 1);
     else growReceiveBuffer(c, fd);
     check(c.koffi, 'bind', c.bind(fd, addr, addr.length));
-    if (proto === 'tcp') check(c.koffi, 'listen', c.listen(fd, BACKLOG));
+    if (proto === 'tcp') check(c.koffi, 'listen', c.listen(fd, SOMAXCONN));
     return fd;
   } catch (err) {
     c.close(fd);

@@ -4,12 +4,12 @@ import type { SocketRequests } from '../../../parent/socket-requests.js';
 import { nativeUnavailableReason } from '../../../sys/libc.js';
 import { socketCalls } from '../../../sys/socket.js';
 import { childAddress } from '../../listen.js';
-import type { PortDriver, PortDriverInfo, PortForward, PortSpec, Proto } from '../../types.js';
-import { openHostSocket } from './host-socket.js';
+import { TCP_UDP_PROTOS, type PortDriver, type PortDriverInfo, type PortForward, type PortSpec } from '../../types.js';
+import { openPublishedSocket } from './host-socket.js';
 import { openTcpForward } from './tcp.js';
 import { openUdpForward } from './udp.js';
 
-const PROTOS: Proto[] = ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6'];
+const PROTOS = TCP_UDP_PROTOS;
 
 export type Inside = Pick<SocketRequests, 'dial' | 'udpSocket' | 'forward' | 'unforward' | 'relaysNatively'>;
 
@@ -39,7 +39,7 @@ export class BuiltinDriver implements PortDriver {
 
   private async openNative(spec: PortSpec, proto: 'tcp' | 'udp'): Promise<PortForward> {
     const c = socketCalls()!;
-    const fd = openHostSocket(c, spec, proto);
+    const fd = openPublishedSocket(c, spec, proto);
     try {
       const id = await this.inside.forward(fd, proto, { ip: childAddress(spec), port: spec.childPort }, this.sourceIp);
       return { close: () => this.inside.unforward(id) };

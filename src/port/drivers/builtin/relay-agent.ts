@@ -4,6 +4,7 @@
  * propagation needs policy routing in the namespace, set up with the first port that uses it.
  */
 import { writeFileSync } from 'node:fs';
+import { errorMessage } from '../../../errors.js';
 import { RelayEngine } from '../../../dataplane/engine.js';
 import { SOURCE_IP_MARK } from '../../../dataplane/tcp-relay.js';
 import { FD_CHANNEL_ENV, type ChildMessage, type ParentMessage } from '../../../child/protocol.js';
@@ -49,7 +50,7 @@ export function prepareRelay(): void {
     engine = RelayEngine.start();
   } catch (err) {
     // Reported by every forward.
-    engineFailure = err instanceof Error ? err.message : String(err);
+    engineFailure = errorMessage(err);
   }
 }
 
@@ -59,7 +60,7 @@ export async function answerForwardRequest(msg: Extract<ParentMessage, { t: 'for
     else await unforward(msg.id);
     return { t: 'forwarded', id: msg.id };
   } catch (err) {
-    return { t: 'forwarded', id: msg.id, error: err instanceof Error ? err.message : String(err) };
+    return { t: 'forwarded', id: msg.id, error: errorMessage(err) };
   }
 }
 

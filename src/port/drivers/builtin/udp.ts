@@ -1,12 +1,11 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { UDP_FLOW_IDLE_MS } from '../../../dataplane/commands.js';
 import type { PortForward, PortSpec } from '../../types.js';
 import { childAddress, listenAddress, listenError } from '../../listen.js';
 
 export type OpenUdp = (family: 4 | 6) => Promise<Socket>;
 
-/** A flow ends when neither side has sent anything for this long (RootlessKit's figure). */
-export const UDP_FLOW_IDLE_MS = 90_000;
 /** Datagrams kept per flow while its inner socket is being opened. */
 const PENDING_LIMIT = 64;
 

@@ -70,7 +70,7 @@ export function inspectAppSocket(c: SocketCalls, fd: number): AppSocket | null {
  * already listening, so it can never connect anywhere (the app's own listen() then only sets its backlog).
  * Throws a SysError (EADDRINUSE, EACCES, ...) having closed what it opened.
  */
-export function openHostSocket(c: SocketCalls, app: AppSocket, host: HostBind): number {
+export function openHostSocketLike(c: SocketCalls, app: AppSocket, host: HostBind): number {
   const fd = check(c.koffi, 'socket', c.socket(app.domain, app.type | SOCK_CLOEXEC | (app.nonblocking ? SOCK_NONBLOCK : 0), app.protocol));
   try {
     if (app.reuseAddr) setIntOption(c, fd, SOL_SOCKET, SO_REUSEADDR, 1);

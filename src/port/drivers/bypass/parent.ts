@@ -18,11 +18,11 @@ import { bindProbe } from '../../bind-probe.js';
 import { listenAddress, listenError } from '../../listen.js';
 import { liveSocketInodes } from '../../proc-sockets.js';
 import { formatPortSpec } from '../../spec.js';
-import type { PortDriver, PortDriverInfo, PortForward, PortSpec, PortState, Proto } from '../../types.js';
+import { TCP_UDP_PROTOS, type PortDriver, type PortDriverInfo, type PortForward, type PortSpec, type PortState } from '../../types.js';
 import { InnerRelay } from './inner-relay.js';
 import type { Bound, FromSupervisor, SupervisorData, ToSupervisor } from './messages.js';
 
-const PROTOS: Proto[] = ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6'];
+const PROTOS = TCP_UDP_PROTOS;
 const SUPERVISOR = new URL('./supervisor.js', import.meta.url);
 
 /** What the driver needs: the supervisor's end of the listener channel, and listening sockets inside the namespace. */

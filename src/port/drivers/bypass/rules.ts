@@ -9,7 +9,7 @@
 import { isIPv4 } from 'node:net';
 import { encodeSockaddr } from '../../../sys/socket.js';
 import { unmapIPv4 } from '../../ip.js';
-import { childAddress } from '../../listen.js';
+import { childAddress, V4_WILDCARD, V6_WILDCARD, WILDCARDS } from '../../listen.js';
 import type { PortSpec } from '../../types.js';
 
 /** What the app asked for: the sockaddr of its bind and the socket it was called on. */
@@ -37,10 +37,6 @@ export interface HostBind {
   port: number;
   v6only: boolean;
 }
-
-const V4_WILDCARD = '0.0.0.0';
-const V6_WILDCARD = '::';
-const WILDCARDS = new Set(['', V4_WILDCARD, V6_WILDCARD]);
 
 /** The first published spec (in publishing order) the bind matches, with its host address; null: the bind stays in the namespace. */
 export function matchBind(bind: BindRequest, published: readonly Published[]): HostBind | null {

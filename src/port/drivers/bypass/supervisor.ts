@@ -23,7 +23,7 @@ import {
 } from '../../../sys/seccomp.js';
 import { AF_INET, AF_INET6, decodeSockaddr, O_CLOEXEC, socketCalls } from '../../../sys/socket.js';
 import { listenError } from '../../listen.js';
-import { inspectAppSocket, openHostSocket, type AppSocket } from './host-socket.js';
+import { inspectAppSocket, openHostSocketLike, type AppSocket } from './host-socket.js';
 import type { Bound, FromSupervisor, SupervisorData, ToSupervisor } from './messages.js';
 import { matchBind, type HostBind, type Published } from './rules.js';
 
@@ -163,7 +163,7 @@ function installHostSocket(listener: number, n: Notification, caller: Caller, ap
   const { fd, tgid, inside } = caller;
   let host: number;
   try {
-    host = openHostSocket(c, app, match);
+    host = openHostSocketLike(c, app, match);
   } catch (err) {
     if (!(err instanceof SysError)) throw err;
     answerCall(listener, n.id, err.errno);
