@@ -3,7 +3,7 @@
  * nsgate with every port driver it has (read from its own option tables, so a new driver is benchmarked
  * without touching this file).
  */
-import { PORT_DRIVER_NETWORKS, PORT_DRIVERS, PUBLISHING_PORT_DRIVERS, type PortDriverName } from '../src/options.js';
+import { PORT_DRIVERS, portDriverDescriptor, type PortDriverName } from '../src/port/drivers/registry.js';
 import { referencePeer } from '../test/e2e/peers.js';
 import type { Program } from './programs.js';
 
@@ -75,8 +75,8 @@ function pasta(ports: Ports): string[] {
 
 /** Over slirp4netns where the driver allows it, as RootlessKit's are measured; else pasta (implicit). */
 function nsgateCase(nsgate: string, driver: PortDriverName): BenchCase {
-  const net = (['slirp4netns', 'pasta'] as const).find((name) => PORT_DRIVER_NETWORKS[driver].includes(name)) ?? 'slirp4netns';
-  const publishes = (PUBLISHING_PORT_DRIVERS as readonly string[]).includes(driver);
+  const { networks, publishes } = portDriverDescriptor(driver);
+  const net = (['slirp4netns', 'pasta'] as const).find((name) => networks.includes(name)) ?? 'slirp4netns';
   return {
     tool: 'nsgate',
     driver,

@@ -7,7 +7,8 @@ import { UserError, errorMessage } from '../errors.js';
 import { decodeFirstJsonValue } from './go-json.js';
 import { conformApiInfo, conformPortStatus, decodePortSpec, toGoJSON } from './schema.js';
 import { parsePortId } from '../port/spec.js';
-import type { ApiInfo, PortService } from './types.js';
+import type { PortService } from '../port/types.js';
+import type { ApiInfo } from './types.js';
 
 export interface ApiServerOptions {
   socketPath: string;

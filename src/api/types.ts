@@ -1,15 +1,9 @@
-import type { PortDriverInfo, PortSpec, PortStatus } from '../port/types.js';
+import type { NetworkDriverInfo } from '../network/driver.js';
+import type { PortDriverInfo } from '../port/types.js';
 
 /** RootlessKit REST API version these shapes follow. */
 export const API_VERSION = '1.1.1';
 
-/** `networkDriver` of `GET /v1/info`. */
-export interface NetworkDriverInfo {
-  driver: string;
-  dns?: string[];
-  childIP?: string;
-  dynamicChildIP?: boolean;
-}
 
 /** `GET /v1/info`. */
 export interface ApiInfo {
@@ -19,11 +13,4 @@ export interface ApiInfo {
   childPID: number;
   networkDriver?: NetworkDriverInfo;
   portDriver?: PortDriverInfo;
-}
-
-/** What the API server needs from the port manager. */
-export interface PortService {
-  list(): PortStatus[];
-  add(spec: PortSpec): Promise<PortStatus>;
-  remove(id: number): Promise<void>;
 }

@@ -6,18 +6,9 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { posix, resolve } from 'node:path';
 
 import { UserError } from '../errors.js';
-import {
-  NET_DRIVERS,
-  PORT_DRIVER_NETWORKS,
-  PORT_DRIVERS,
-  PUBLISHING_PORT_DRIVERS,
-  publishingDriverChoices,
-  type LaunchOptions,
-  type NetDriverName,
-  type PortDriverName,
-} from '../options.js';
+import { NET_DRIVERS, type LaunchOptions, type NetDriverName } from '../options.js';
 import { ipv4, ipv4ToNumber, networkAddresses } from '../network/addresses.js';
-import { IMPLICIT_PORTS } from '../port/drivers/implicit.js';
+import { PORT_DRIVER_DESCRIPTORS, PORT_DRIVERS, portDriverDescriptor, publishingDriverChoices } from '../port/drivers/registry.js';
 import { parsePortSpec } from '../port/spec.js';
 import type { PortSpec } from '../port/types.js';
 import { orList } from '../text.js';
@@ -139,7 +130,7 @@ const FLAGS = [
     default: 'none',
     group: 'Port',
     help: 'port driver for non-host network',
-    addition: 'socat (RootlessKit v1 had it; v2 has not), bypass',
+    addition: PORT_DRIVER_DESCRIPTORS.flatMap((d) => ('addition' in d ? [d.addition] : [])).join(', '),
   },
   { name: 'publish', alias: 'p', kind: 'repeatable', group: 'Port', help: 'publish ports. e.g. "127.0.0.1:8080:80/tcp"' },
   {
@@ -391,30 +382,26 @@ function checkCombination(options: LaunchOptions): void {
   // In RootlessKit's order: --cgroupns first.
   if (options.evacuateCgroup2 !== undefined && !options.cgroupns) throw new UserError('--evacuate-cgroup2 requires --cgroupns (and --pidns)');
   if (options.evacuateCgroup2 !== undefined && !options.pidns) throw new UserError('--evacuate-cgroup2 requires --pidns');
-  if (options.portDriver === 'bypass' && options.detachNetns) {
-    throw new UserError('--port-driver=bypass cannot be used with --detach-netns: COMMAND stays in the host network namespace there, so what it binds is on the host already');
+  const notWithDetachNetns = portDriverDescriptor(options.portDriver).notWithDetachNetns;
+  if (notWithDetachNetns && options.detachNetns) {
+    throw new UserError(`--port-driver=${options.portDriver} cannot be used with --detach-netns: ${notWithDetachNetns}`);
   }
 }
-
-/** Why a port driver works with some networks only. */
-const ONLY_WITH: Partial<Record<PortDriverName, string>> = {
-  slirp4netns: "it publishes ports through slirp4netns' own API",
-  implicit: 'pasta is what forwards the ports',
-};
 
 /** The port driver/network matrix, and --publish only with a driver that publishes. */
 function checkPortDriver({ portDriver, net, publish }: LaunchOptions): void {
   const flag = `--port-driver=${portDriver}`;
-  const nets = PORT_DRIVER_NETWORKS[portDriver];
+  const driver = portDriverDescriptor(portDriver);
+  const nets = driver.networks;
   if (!nets.includes(net)) {
     if (net === 'host') throw needsNetns(flag, nets);
-    const why = ONLY_WITH[portDriver];
+    const why = driver.networksWhy;
     throw new UserError(`${flag} works only with ${orList(nets.map((n) => `--net=${n}`))}, not --net=${net}${why ? `: ${why}` : ''}`);
   }
-  if (publish.length === 0 || PUBLISHING_PORT_DRIVERS.includes(portDriver)) return;
+  if (publish.length === 0 || driver.publishes) return;
   const choices = publishingDriverChoices(net);
-  if (portDriver === 'implicit') {
-    throw new UserError(`--publish cannot be used with ${flag}: ${IMPLICIT_PORTS}. Drop --publish, or choose the ports with ${choices}`);
+  if (driver.portsImplicit) {
+    throw new UserError(`--publish cannot be used with ${flag}: ${driver.portsImplicit}. Drop --publish, or choose the ports with ${choices}`);
   }
   throw new UserError(`--publish needs a port driver: add ${choices} (${flag} publishes nothing)`);
 }

@@ -2,7 +2,7 @@
 /** `nsgate [flags] COMMAND [ARGS...]`: RootlessKit's launcher, flag for flag. */
 import { UserError, errorMessage } from '../errors.js';
 import { launch } from '../parent/launch.js';
-import { createLog } from '../parent/log.js';
+import { createLog } from '../log.js';
 import { raiseOpenFileLimit } from '../sys/relay-io.js';
 import { VERSION_LINE } from '../version.js';
 import { parseLaunchArgs } from './launch-flags.js';

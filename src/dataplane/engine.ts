@@ -13,7 +13,6 @@ import { O_CLOEXEC, O_NONBLOCK } from '../sys/socket.js';
 import type { RelayWorkerData, Target, WorkerCommand, WorkerReport } from './commands.js';
 import { Starter } from './starter.js';
 
-const WORKER_MAIN = new URL('./worker.js', import.meta.url);
 const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 
 interface RelayWorker {
@@ -27,6 +26,15 @@ interface RelayWorker {
 type TcpCommand = Extract<WorkerCommand, { t: 'tcp' }>;
 type UdpCommand = Extract<WorkerCommand, { t: 'udp' }>;
 
+/** What the engine is started with: the worker's entry point, and how it reports. */
+export interface EngineSetup {
+  /** The file each worker thread runs (src/entry/relay-worker.ts). */
+  worker: string;
+  /** The relay cannot go on (a worker died with its connections): the process must report this and end. */
+  fatal(message: string): void;
+  warn(message: string): void;
+}
+
 export class RelayEngine {
   private next = 0;
   private readonly workers: RelayWorker[] = [];
@@ -36,24 +44,21 @@ export class RelayEngine {
   private readonly queuedUdp = new Map<number, UdpCommand>();
   private readonly starter = new Starter();
 
-  private constructor(private readonly io: RelayCalls, private toStart: number) {}
+  private constructor(private readonly io: RelayCalls, private readonly setup: EngineSetup, private toStart: number) {}
 
   /**
    * One worker per core (at most `max`): connections spread over them, each listener is shared. The first
    * starts now (the starter serves TCP meanwhile); the others once a TCP port is served (a UDP port is
    * one worker's anyway), so that they do not compete for the CPU with everything else that runs while
-   * nsgate starts. A first worker that cannot start ends the process: the relay would be half there.
+   * nsgate starts. A first worker that cannot start is fatal: the relay would be half there.
    */
-  static start(max = 4): RelayEngine {
+  static start(setup: EngineSetup, max = 4): RelayEngine {
     const io = relayCalls();
     if (!io) throw new Error('the native relay needs koffi, which does not load here');
-    const engine = new RelayEngine(io, Math.max(1, Math.min(max, availableParallelism())) - 1);
-    startWorker().then(
+    const engine = new RelayEngine(io, setup, Math.max(1, Math.min(max, availableParallelism())) - 1);
+    engine.startWorker().then(
       (w) => engine.join(w),
-      (err: Error) => {
-        console.error(`nsgate: error: the relay's worker thread did not start: ${err.message}`);
-        process.exit(1);
-      },
+      (err: Error) => setup.fatal(`the relay's worker thread did not start: ${err.message}`),
     );
     return engine;
   }
@@ -93,10 +98,7 @@ export class RelayEngine {
     this.workers.push(w);
     for (const cmd of this.tcpForwards.values()) this.tell(w, cmd);
     for (const cmd of this.queuedUdp.values()) {
-      this.ask(w, cmd).catch((err: Error) => {
-        console.error(`nsgate: error: the relay for port ${cmd.id} did not start: ${err.message}`);
-        process.exit(1);
-      });
+      this.ask(w, cmd).catch((err: Error) => this.setup.fatal(`the relay for port ${cmd.id} did not start: ${err.message}`));
     }
     this.queuedUdp.clear();
     for (const [id, connections] of this.starter.handOver()) if (connections.length > 0) this.tell(w, { t: 'adopt', id, connections });
@@ -105,9 +107,9 @@ export class RelayEngine {
 
   private startTheOthers(): void {
     for (; this.toStart > 0; this.toStart--) {
-      startWorker().then(
+      this.startWorker().then(
         (w) => this.join(w),
-        (err: Error) => console.error(`nsgate: warning: an extra relay worker did not start: ${err.message}`),
+        (err: Error) => this.setup.warn(`an extra relay worker did not start: ${err.message}`),
       );
     }
   }
@@ -123,6 +125,33 @@ export class RelayEngine {
     w.commands.postMessage(cmd);
     this.io.write(w.wakeFd, ONE, 8);
   }
+
+  private startWorker(): Promise<RelayWorker> {
+    const { port1, port2 } = new MessageChannel();
+    const workerData: RelayWorkerData = { commands: port2, stopFd: workersStopFd() };
+    const thread = new Worker(this.setup.worker, { workerData, transferList: [port2] });
+    return new Promise((resolve, reject) => {
+      thread.once('error', reject);
+      thread.once('message', (first: WorkerReport) => {
+        if (first.t !== 'wake') return reject(new Error('relay worker: unexpected first message'));
+        const w: RelayWorker = { thread, commands: port1, wakeFd: first.fd, waiting: new Map() };
+        thread.on('message', (msg: WorkerReport) => {
+          if (msg.t !== 'done') return;
+          const key = `${msg.cmd} ${msg.id}`;
+          const waiter = w.waiting.get(key);
+          w.waiting.delete(key);
+          if (msg.error) waiter?.reject(new Error(msg.error));
+          else waiter?.resolve();
+        });
+        thread.off('error', reject);
+        // Workers must not keep the process alive: it ends with COMMAND. (After the listeners: adding one refs again.)
+        thread.unref();
+        // A worker that dies has lost its connections; the process cannot serve its ports any more.
+        thread.on('error', (err) => this.setup.fatal(`relay worker failed: ${err.message}`));
+        resolve(w);
+      });
+    });
+  }
 }
 
 let stopFd: number | undefined;
@@ -136,34 +165,4 @@ function workersStopFd(): number {
   // Node joins worker threads at exit, and one blocked in epoll_wait would never be joined.
   process.once('exit', () => io.write(fd, ONE, 8));
   return (stopFd = fd);
-}
-
-function startWorker(): Promise<RelayWorker> {
-  const { port1, port2 } = new MessageChannel();
-  const workerData: RelayWorkerData = { commands: port2, stopFd: workersStopFd() };
-  const thread = new Worker(WORKER_MAIN, { workerData, transferList: [port2] });
-  return new Promise((resolve, reject) => {
-    thread.once('error', reject);
-    thread.once('message', (first: WorkerReport) => {
-      if (first.t !== 'wake') return reject(new Error('relay worker: unexpected first message'));
-      const w: RelayWorker = { thread, commands: port1, wakeFd: first.fd, waiting: new Map() };
-      thread.on('message', (msg: WorkerReport) => {
-        if (msg.t !== 'done') return;
-        const key = `${msg.cmd} ${msg.id}`;
-        const waiter = w.waiting.get(key);
-        w.waiting.delete(key);
-        if (msg.error) waiter?.reject(new Error(msg.error));
-        else waiter?.resolve();
-      });
-      thread.off('error', reject);
-      // Workers must not keep the process alive: it ends with COMMAND. (After the listeners: adding one refs again.)
-      thread.unref();
-      // A worker that dies has lost its connections; the process cannot serve its ports any more.
-      thread.on('error', (err) => {
-        console.error(`nsgate: relay worker failed: ${err.message}`);
-        process.exit(1);
-      });
-      resolve(w);
-    });
-  });
 }

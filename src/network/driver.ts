@@ -1,9 +1,16 @@
-import type { NetworkDriverInfo } from '../api/types.js';
 import type { LaunchOptions, NetDriverName } from '../options.js';
 import { pastaDriver } from './pasta.js';
 import { slirp4netnsDriver } from './slirp4netns.js';
 
-/** What a network driver needs to know about the child it serves. */
+/** `networkDriver` of `GET /v1/info`. */
+export interface NetworkDriverInfo {
+  driver: string;
+  dns?: string[];
+  childIP?: string;
+  dynamicChildIP?: boolean;
+}
+
+/** What a network driver needs to know about the namespace process it serves. */
 export interface NetworkContext {
   /** A process already in the child's new user namespace (and network namespace, unless detached). */
   childPid: number;

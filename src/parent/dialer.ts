@@ -1,22 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { openFdChannel } from './fd-channel.js';
-import { SocketRequests } from './socket-requests.js';
+import { ENTRY } from '../entry/paths.js';
+import { InsideRequests } from './inside-requests.js';
+import { insideEnv, type InsideLaunch } from './namespace-handle.js';
 
-const DIALER_MAIN = fileURLToPath(new URL('../child/dialer.js', import.meta.url));
-
-/** The --detach-netns dialer: a process in the child's user namespace and its detached network namespace. */
-export class Dialer extends SocketRequests {
+/** The parent's handle on the --detach-netns dialer: a process in the namespace process' user namespace and its detached network namespace. */
+export class Dialer extends InsideRequests {
   private constructor(private readonly stopIt: () => Promise<void>, proc: ChildProcess, fdChannel: number | null) {
     super(proc, fdChannel);
   }
 
   /** As the user namespace's owner the parent may join it, and from there the network namespace it owns. */
-  static start(paths: { userns: string; netns: string }): Promise<Dialer> {
-    const channel = openFdChannel();
-    const proc = spawn('nsenter', ['--preserve-credentials', `--user=${paths.userns}`, `--net=${paths.netns}`, '--', process.execPath, DIALER_MAIN], {
+  static start(paths: { userns: string; netns: string }, inside: InsideLaunch): Promise<Dialer> {
+    const { channel } = inside;
+    const proc = spawn('nsenter', ['--preserve-credentials', `--user=${paths.userns}`, `--net=${paths.netns}`, '--', process.execPath, ENTRY.dialer], {
       stdio: ['ignore', 'inherit', 'inherit', ...(channel?.stdioFrom3(['ipc']) ?? ['ipc'])],
-      env: { ...process.env, ...channel?.env },
+      env: { ...process.env, ...insideEnv(inside) },
     });
     channel?.closeChildEnd();
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));

@@ -2,16 +2,19 @@ import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync
 import { API_VERSION, type ApiInfo } from '../api/types.js';
 import { namespacePaths } from '../network/namespace-paths.js';
 import type { LaunchOptions } from '../options.js';
-import { networkArgsFor } from '../port/drivers/implicit.js';
+import { UserError } from '../errors.js';
+import { openFdChannel } from '../ipc/fd-channel.js';
+import { createPortDriver, networkArgsFor, noPortsMessage, portDriverDescriptor } from '../port/drivers/registry.js';
 import { formatPortSpec } from '../port/spec.js';
 import { VERSION } from '../version.js';
 import { FORWARDED_SIGNALS } from '../forwarded-signals.js';
-import { Child } from './child.js';
+import { NamespaceHandle } from './namespace-handle.js';
 import { writeEtcFiles } from './etc-files.js';
-import type { SocketRequests } from './socket-requests.js';
+import type { InsideRequests } from './inside-requests.js';
+import type { InsideLaunch } from './namespace-handle.js';
 import { evacuateCgroup2 } from './cgroup2.js';
 import { idMapWriter } from './idmap.js';
-import type { Log } from './log.js';
+import type { Log } from '../log.js';
 import { parseMountinfo, propagationWarning } from './mountinfo.js';
 import { openStateDir } from './state-dir.js';
 import { shellStatus } from '../exit-status.js';
@@ -51,7 +54,7 @@ class Interrupted extends Error {
  */
 export async function launch(options: LaunchOptions, log: Log): Promise<number> {
   const cleanup = new Cleanup();
-  let child: Child | undefined;
+  let child: NamespaceHandle | undefined;
   let started = false;
   let interrupt: (err: Interrupted) => void = () => {};
   const interrupted = new Promise<never>((_, reject) => (interrupt = reject));
@@ -72,13 +75,18 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     cleanup.push(() => state.remove());
     log.debug(`state dir ${state.path}`);
 
-    const bypassDriver = options.portDriver === 'bypass' ? await import('../port/drivers/bypass/parent.js') : undefined;
-    const bypass = bypassDriver?.openBypassChannel();
-    if (bypass) cleanup.push(() => bypassDriver!.closeBypassChannel(bypass));
-    const starting = Child.start(options, () => idMapWriter(options.subidSource, log.warn), bypass);
-    // What is needed only once the child runs loads meanwhile (node starting in the child takes longer).
+    const driver = portDriverDescriptor(options.portDriver);
+    const unsupported = await driver.launch.unsupported?.();
+    if (unsupported) throw new UserError(`--port-driver=${driver.name} is not available: ${unsupported}`);
+    const channel = driver.launch.fdChannel ? openFdChannel() : null;
+    if (channel) cleanup.push(() => channel.closeParentEnd());
+    // The driver's inside half runs in the namespace process, unless it must live in a detached network namespace (then in the dialer).
+    const inDialer = options.detachNetns && driver.launch.insideRunsIn === 'network-namespace';
+    const inside: InsideLaunch = { ...(driver.inside ? { driver: driver.name } : {}), channel };
+    const starting = NamespaceHandle.start(options, () => idMapWriter(options.subidSource, log.warn), inDialer ? { channel: null } : inside);
+    // What is needed only once the namespace process runs loads meanwhile (node starting there takes longer).
     const helpers = Promise.all([import('../network/driver.js'), import('./dialer.js')]);
-    const services = Promise.all([import('../api/server.js'), import('../port/manager.js'), import('../port/drivers/index.js')]);
+    const services = Promise.all([import('../api/server.js'), import('../port/manager.js'), driver.parent?.()]);
     child = await step(starting);
     const running = child;
     cleanup.push(() => running.stop());
@@ -117,15 +125,18 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     removeSpareDir();
     log.debug('namespaces set up, network ready');
 
-    const [{ startApiServer }, { PortManager }, { createPortDriver, noPortsMessage }] = await step(services);
-    let inside: SocketRequests = running;
-    if (detached && options.portDriver === 'builtin') {
-      const dialer = await step(Dialer.start(namespacePaths(where)));
+    const [{ startApiServer }, { PortManager }] = await step(services);
+    let insideProcess: InsideRequests = running;
+    if (inDialer) {
+      const dialer = await step(Dialer.start(namespacePaths(where), inside));
       cleanup.push(() => dialer.stop());
-      inside = dialer;
+      insideProcess = dialer;
     }
-    const portDriver = createPortDriver({ options, network, child: inside, namespaces: namespacePaths(where), stateDir: state.path, log, ...(bypass ? { bypassChannel: bypass.parentEnd } : {}) });
-    const ports = portDriver ? new PortManager(portDriver) : null;
+    const portDriver = await step(
+      createPortDriver({ options, network, inside: insideProcess, fdChannel: channel?.parentEnd ?? null, namespaces: namespacePaths(where), stateDir: state.path, log }) ??
+        Promise.resolve(null),
+    );
+    const ports = portDriver ? new PortManager(portDriver, log) : null;
     if (ports) cleanup.push(() => ports.closeAll());
     const info = (): ApiInfo => ({
       apiVersion: API_VERSION,

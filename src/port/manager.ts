@@ -1,9 +1,9 @@
 /** The port manager: ids, conflicts, and add/remove that either fully happen or not at all. */
 
-import type { PortService } from '../api/types.js';
 import { UserError, errorMessage } from '../errors.js';
 import { formatPortSpec, validatePortSpec } from './spec.js';
-import type { PortDriver, PortForward, PortSpec, PortStatus } from './types.js';
+import type { Log } from '../log.js';
+import type { PortDriver, PortForward, PortService, PortSpec, PortStatus } from './types.js';
 
 interface Entry {
   spec: PortSpec;
@@ -23,7 +23,8 @@ export class PortManager implements PortService {
    */
   readonly #claims = new Map<string, string>();
 
-  constructor(driver: PortDriver) {
+  /** `log` hears of the ports that fail to close when all are closed. */
+  constructor(driver: PortDriver, private readonly log: Pick<Log, 'error'>) {
     this.#driver = driver;
   }
 
@@ -66,7 +67,7 @@ export class PortManager implements PortService {
   async closeAll(): Promise<void> {
     await Promise.all(
       [...this.#entries.keys()].map((id) =>
-        this.remove(id).catch((err: unknown) => console.error(`nsgate: error: closing port ${id}: ${errorMessage(err)}`)),
+        this.remove(id).catch((err: unknown) => this.log.error(`closing port ${id}: ${errorMessage(err)}`)),
       ),
     );
     await this.#driver.stop();

@@ -58,3 +58,10 @@ export interface PortDriver {
   /** Stop the driver itself; every forward has been closed before. */
   stop(): Promise<void>;
 }
+
+/** What the API server needs from the port manager. */
+export interface PortService {
+  list(): PortStatus[];
+  add(spec: PortSpec): Promise<PortStatus>;
+  remove(id: number): Promise<void>;
+}

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { commandProblem } from '../../src/child/command-check.js';
+import { commandProblem } from '../../src/namespace-process/command-check.js';
 import { commandStatus, goExitDescription, shellStatus } from '../../src/exit-status.js';
 import { FORWARDED_SIGNALS } from '../../src/forwarded-signals.js';
 

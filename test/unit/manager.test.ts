@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 
 import { UserError } from '../../src/errors.js';
+import { createLog, type Log } from '../../src/log.js';
 import { PortManager } from '../../src/port/manager.js';
 import { formatPortSpec, parsePortSpec } from '../../src/port/spec.js';
 import { PROTOS, type PortDriver, type PortDriverInfo, type PortForward, type PortSpec } from '../../src/port/types.js';
@@ -38,9 +39,9 @@ class FakeDriver implements PortDriver {
   }
 }
 
-function setup(): { driver: FakeDriver; ports: PortManager } {
+function setup(log: Pick<Log, 'error'> = createLog(false)): { driver: FakeDriver; ports: PortManager } {
   const driver = new FakeDriver();
-  return { driver, ports: new PortManager(driver) };
+  return { driver, ports: new PortManager(driver, log) };
 }
 
 const add = (ports: PortManager, text: string) => ports.add(parsePortSpec(text));
@@ -186,8 +187,8 @@ describe('PortManager remove', () => {
 
 describe('PortManager closeAll', () => {
   test('closes every port, logs close failures, then stops the driver', async (t) => {
-    const { driver, ports } = setup();
-    const logged = t.mock.method(console, 'error', () => {});
+    const logged = t.mock.fn((_message: string) => {});
+    const { driver, ports } = setup({ error: logged });
     for (const port of [8001, 8002, 8003]) await add(ports, `:${port}:80/tcp`);
     driver.failClose.add(':8002:80/tcp');
     await ports.closeAll();

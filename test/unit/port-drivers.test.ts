@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UserError } from '../../src/errors.js';
 import type { LaunchOptions } from '../../src/options.js';
-import { networkArgsFor } from '../../src/port/drivers/implicit.js';
-import { createPortDriver, noPortsMessage, type PortDriverContext } from '../../src/port/drivers/index.js';
-import { hostFwd } from '../../src/port/drivers/slirp4netns.js';
-import { socatArgv } from '../../src/port/drivers/socat-argv.js';
+import type { PortDriverContext } from '../../src/port/drivers/descriptor.js';
+import { createPortDriver, networkArgsFor, noPortsMessage } from '../../src/port/drivers/registry.js';
+import { hostFwd } from '../../src/port/drivers/slirp4netns/parent.js';
+import { socatArgv } from '../../src/port/drivers/socat/argv.js';
 import type { PortSpec } from '../../src/port/types.js';
 
 const NS = { netns: '/proc/42/ns/net', userns: '/proc/42/ns/user' };

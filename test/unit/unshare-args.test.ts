@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { unshareArgs } from '../../src/parent/child.js';
+import { unshareArgs } from '../../src/parent/namespace-handle.js';
 
 const base = { net: 'slirp4netns', detachNetns: false, propagation: 'rprivate', pidns: false, utsns: false, ipcns: false, cgroupns: false } as const;
 

@@ -1,17 +1,18 @@
 import { UserError } from '../../../errors.js';
-import type { Log } from '../../../parent/log.js';
-import type { SocketRequests } from '../../../parent/socket-requests.js';
+import type { Log } from '../../../log.js';
 import { nativeUnavailableReason } from '../../../sys/libc.js';
 import { socketCalls } from '../../../sys/socket.js';
 import { childAddress } from '../../listen.js';
-import { TCP_UDP_PROTOS, type PortDriver, type PortDriverInfo, type PortForward, type PortSpec } from '../../types.js';
+import type { PortDriver, PortDriverInfo, PortForward, PortSpec, Proto } from '../../types.js';
+import type { InsideProcess } from '../descriptor.js';
+import { builtin } from './descriptor.js';
 import { openPublishedSocket } from './host-socket.js';
 import { openTcpForward } from './tcp.js';
 import { openUdpForward } from './udp.js';
 
-const PROTOS = TCP_UDP_PROTOS;
+const PROTOS: readonly Proto[] = builtin.protos;
 
-export type Inside = Pick<SocketRequests, 'dial' | 'udpSocket' | 'forward' | 'unforward' | 'relaysNatively'>;
+type Inside = Pick<InsideProcess, 'dial' | 'udpSocket' | 'forward' | 'unforward' | 'relaysNatively'>;
 
 /**
  * The parent half of the builtin driver: host sockets for published ports. Normally each one is handed to
@@ -24,7 +25,7 @@ export class BuiltinDriver implements PortDriver {
   }
 
   info(): PortDriverInfo {
-    return { driver: 'builtin', protos: [...PROTOS] };
+    return { driver: builtin.name, protos: [...PROTOS] };
   }
 
   open(spec: PortSpec): Promise<PortForward> {

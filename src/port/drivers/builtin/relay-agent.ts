@@ -7,10 +7,13 @@ import { writeFileSync } from 'node:fs';
 import { errorMessage } from '../../../errors.js';
 import { RelayEngine } from '../../../dataplane/engine.js';
 import { SOURCE_IP_MARK } from '../../../dataplane/tcp-relay.js';
-import { FD_CHANNEL_ENV, type ChildMessage, type ParentMessage } from '../../../child/protocol.js';
-import { receiveFds } from '../../../sys/fd-passing.js';
+import { ENTRY } from '../../../entry/paths.js';
+import { receiveFdFor, takeFdChannel } from '../../../ipc/fd-channel.js';
+import type { InsideMessage, ParentMessage } from '../../../ipc/messages.js';
+import type { Log } from '../../../log.js';
 import { fwmarkRuleMessage, localDefaultRouteMessage, LOOPBACK_INDEX, rtnetlink } from '../../../sys/rtnetlink.js';
-import { FD_CLOEXEC, F_SETFD, socketCalls } from '../../../sys/socket.js';
+import { socketCalls } from '../../../sys/socket.js';
+import type { InsideContext } from '../descriptor.js';
 
 /**
  * The routing table that delivers replies to transparently bound sockets. Any number would do; this one
@@ -30,7 +33,8 @@ const SOURCE_IP_ROUTING = ([4, 6] as const).flatMap((family) => [
   { what: `ip -${family} route add local default`, build: (seq: number) => localDefaultRouteMessage(family, LOOPBACK_INDEX, SOURCE_IP_TABLE, seq) },
 ]);
 
-const channel = Number(process.env[FD_CHANNEL_ENV]);
+let channel: number | undefined;
+let log: Log | undefined;
 let engine: RelayEngine | undefined;
 /** Why the relay did not start, if it did not. */
 let engineFailure: string | undefined;
@@ -40,21 +44,21 @@ const forwards = new Map<number, number>();
 
 /**
  * When the parent opened an fd channel: keep it from COMMAND and start the relay now, so that its
- * worker threads boot while the rest of the child loads.
+ * worker threads boot while the rest of the process loads.
  */
-export function prepareRelay(): void {
-  const c = socketCalls();
-  if (!Number.isInteger(channel) || !c) return;
-  c.fcntl(channel, F_SETFD, FD_CLOEXEC);
+export function prepareRelay(ctx: InsideContext): void {
+  log = ctx.log;
+  channel = takeFdChannel();
+  if (channel === undefined) return;
   try {
-    engine = RelayEngine.start();
+    engine = RelayEngine.start({ worker: ENTRY.relayWorker, fatal: ctx.fatal, warn: ctx.log.warn });
   } catch (err) {
     // Reported by every forward.
     engineFailure = errorMessage(err);
   }
 }
 
-export async function answerForwardRequest(msg: Extract<ParentMessage, { t: 'forward' | 'unforward' }>): Promise<ChildMessage> {
+export async function answerForwardRequest(msg: Extract<ParentMessage, { t: 'forward' | 'unforward' }>): Promise<InsideMessage> {
   try {
     if (msg.t === 'forward') await forward(msg);
     else await unforward(msg.id);
@@ -66,12 +70,7 @@ export async function answerForwardRequest(msg: Extract<ParentMessage, { t: 'for
 
 async function forward(msg: Extract<ParentMessage, { t: 'forward' }>): Promise<void> {
   if (!engine) throw new Error(engineFailure ? `the native relay did not start: ${engineFailure}` : 'no fd channel from the parent: the native relay is not running');
-  const got = receiveFds(channel);
-  const fd = got?.fds[0];
-  if (!got || fd === undefined || got.payload.toString() !== String(msg.id)) {
-    for (const extra of got?.fds ?? []) socketCalls()!.close(extra);
-    throw new Error(`the host socket of forward ${msg.id} did not arrive on the fd channel`);
-  }
+  const fd = receiveFdFor(channel!, msg.id);
   try {
     if (msg.proto === 'tcp') await engine.addTcp(msg.id, fd, msg.target, msg.sourceIp && routeRepliesLocally());
     else await engine.addUdp(msg.id, fd, msg.target);
@@ -99,7 +98,7 @@ function routeRepliesLocally(): boolean {
       // The relay runs only with native calls, so rtnetlink has them too.
       sourceIpRouting = rtnetlink(SOURCE_IP_ROUTING);
     } catch (err) {
-      console.error(`nsgate: warning: source IP propagation is off: cannot set up routing in the namespace (${(err as Error).message}); servers see 127.0.0.1`);
+      log!.warn(`source IP propagation is off: cannot set up routing in the namespace (${errorMessage(err)}); servers see 127.0.0.1`);
       sourceIpRouting = false;
     }
   }

@@ -4,46 +4,33 @@
  * Publishing a port only tells the supervisor; the host port is taken when the app binds (the next bind, for
  * ports added at run time).
  */
-import type { Server } from 'node:net';
 import { writeSync } from 'node:fs';
+import { ENTRY } from '../../../entry/paths.js';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { UserError } from '../../../errors.js';
-import { BYPASS_CHANNEL_ENV } from '../../../child/protocol.js';
-import { openFdChannel, type FdChannel } from '../../../parent/fd-channel.js';
-import type { Log } from '../../../parent/log.js';
+import type { Log } from '../../../log.js';
 import { pipe } from '../../../sys/poll.js';
-import { userNotificationUnsupported } from '../../../sys/seccomp.js';
 import { socketCalls } from '../../../sys/socket.js';
 import { bindProbe } from '../../bind-probe.js';
 import { listenAddress, listenError } from '../../listen.js';
 import { liveSocketInodes } from '../../proc-sockets.js';
 import { formatPortSpec } from '../../spec.js';
-import { TCP_UDP_PROTOS, type PortDriver, type PortDriverInfo, type PortForward, type PortSpec, type PortState } from '../../types.js';
+import type { PortDriver, PortDriverInfo, PortForward, PortSpec, PortState, Proto } from '../../types.js';
+import type { InsideProcess } from '../descriptor.js';
+import { bypass } from './descriptor.js';
 import { InnerRelay } from './inner-relay.js';
 import type { Bound, FromSupervisor, SupervisorData, ToSupervisor } from './messages.js';
 
-const PROTOS = TCP_UDP_PROTOS;
-const SUPERVISOR = new URL('./supervisor.js', import.meta.url);
-
-/** What the driver needs: the supervisor's end of the listener channel, and listening sockets inside the namespace. */
-export interface BypassContext {
-  channel: number;
-  inside: { listen(host: string, port: number, ipv6Only: boolean): Promise<Server> };
-  log: Log;
-}
+const PROTOS: readonly Proto[] = bypass.protos;
 
 /**
- * The channel the seccomp listener comes back on (the fd channel, marked for the exec wrapper), once the machine
- * is known to support bypass: refused otherwise, naming what is missing.
+ * What the driver needs: the parent's end of the fd channel (the seccomp listener comes back on it from the
+ * exec wrapper), and listening sockets inside the namespace.
  */
-export function openBypassChannel(): FdChannel {
-  const why = userNotificationUnsupported();
-  if (why) throw new UserError(`--port-driver=bypass is not available: ${why}`);
-  return openFdChannel(BYPASS_CHANNEL_ENV)!;
-}
-
-export function closeBypassChannel(channel: FdChannel): void {
-  socketCalls()!.close(channel.parentEnd);
+export interface BypassContext {
+  channel: number;
+  inside: Pick<InsideProcess, 'listen'>;
+  log: Log;
 }
 
 export class BypassDriver implements PortDriver {
@@ -59,14 +46,14 @@ export class BypassDriver implements PortDriver {
     this.#port = port1;
     this.#wake = pipe();
     const data: SupervisorData = { channel: ctx.channel, wake: this.#wake[0], port: port2 };
-    this.#worker = new Worker(SUPERVISOR, { workerData: data, transferList: [port2] });
+    this.#worker = new Worker(ENTRY.bypassSupervisor, { workerData: data, transferList: [port2] });
     this.#worker.on('message', (msg: FromSupervisor) => this.#onMessage(msg));
     this.#worker.on('error', (err) => ctx.log.error(`bypass supervisor: ${err.message}`));
     this.#exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
   }
 
   info(): PortDriverInfo {
-    return { driver: 'bypass', protos: [...PROTOS] };
+    return { driver: bypass.name, protos: [...PROTOS] };
   }
 
   async open(spec: PortSpec): Promise<PortForward> {

@@ -5,18 +5,20 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
-import { UserError } from '../../errors.js';
-import { stopWithGrace } from '../../stop.js';
-import { findHelper } from '../../network/helper.js';
-import type { Log } from '../../parent/log.js';
-import { bindProbe } from '../bind-probe.js';
-import { listenAddress, listenError } from '../listen.js';
-import { holdsPortSocket } from '../proc-sockets.js';
-import { formatPortSpec } from '../spec.js';
-import { TCP_UDP_PROTOS, type PortDriver, type PortDriverInfo, type PortForward, type PortSpec } from '../types.js';
-import { socatArgv, type NamespacePaths } from './socat-argv.js';
+import { UserError } from '../../../errors.js';
+import { stopWithGrace } from '../../../stop.js';
+import { findHelper } from '../../../network/helper.js';
+import type { Log } from '../../../log.js';
+import { bindProbe } from '../../bind-probe.js';
+import { listenAddress, listenError } from '../../listen.js';
+import { holdsPortSocket } from '../../proc-sockets.js';
+import { formatPortSpec } from '../../spec.js';
+import type { PortDriver, PortDriverInfo, PortForward, PortSpec, Proto } from '../../types.js';
+import type { NamespacePaths } from '../../../network/namespace-paths.js';
+import { socatArgv } from './argv.js';
+import { socat } from './descriptor.js';
 
-const PROTOS = TCP_UDP_PROTOS;
+const PROTOS: readonly Proto[] = socat.protos;
 const LISTEN_TIMEOUT_MS = 5_000;
 const LISTEN_POLL_MS = 10;
 const TAIL_LINES = 5;
@@ -32,7 +34,7 @@ export class SocatDriver implements PortDriver {
   }
 
   info(): PortDriverInfo {
-    return { driver: 'socat', protos: [...PROTOS] };
+    return { driver: socat.name, protos: [...PROTOS] };
   }
 
   async open(spec: PortSpec): Promise<PortForward> {

@@ -3,7 +3,7 @@
  * shut down after it, then one JSON reply, `{"return": {...}}` or `{"error": {"desc": "..."}}`.
  */
 import { connect } from 'node:net';
-import { errorMessage } from '../../errors.js';
+import { errorMessage } from '../../../errors.js';
 
 const TIMEOUT_MS = 5_000;
 

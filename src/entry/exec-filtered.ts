@@ -1,15 +1,15 @@
 /**
- * How the child runs COMMAND under --port-driver=bypass: `node exec-filtered.js COMMAND...` installs the bind
+ * How the namespace process runs COMMAND under --port-driver=bypass: `node exec-filtered.js COMMAND...` installs the bind
  * filter on its own thread, sends the listener to the parent on fd 3, and execs COMMAND, which inherits the
- * filter (as do its children, forks and execs alike). An exec wrapper rather than a filter on the child's own
- * main thread: the child keeps opening sockets for the parent (and running setup tools) unfiltered, so it can
+ * filter (as do its children, forks and execs alike). An exec wrapper rather than a filter on the namespace process' own
+ * main thread: that process keeps opening sockets for the parent (and running setup tools) unfiltered, so it can
  * never wait on the supervisor that waits on it.
  */
-import { errorMessage } from '../../../errors.js';
-import { execvp } from '../../../sys/exec.js';
-import { sendFds } from '../../../sys/fd-passing.js';
-import { installSocketListener } from '../../../sys/seccomp.js';
-import { socketCalls } from '../../../sys/socket.js';
+import { errorMessage } from '../errors.js';
+import { execvp } from '../sys/exec.js';
+import { sendFds } from '../sys/fd-passing.js';
+import { installSocketListener } from '../sys/seccomp.js';
+import { socketCalls } from '../sys/socket.js';
 
 /** The fd the wrapper finds the parent's socketpair end on. */
 const CHANNEL = 3;

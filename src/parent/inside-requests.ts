@@ -1,20 +1,21 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server, Socket } from 'node:net';
-import type { ChildMessage, ParentMessage } from '../child/protocol.js';
+import type { InsideMessage } from '../ipc/messages.js';
 import type { Target } from '../dataplane/commands.js';
-import { sendFds } from '../sys/fd-passing.js';
+import { sendFdFor } from '../ipc/fd-channel.js';
+import type { DriverRequest, InsideProcess } from '../port/drivers/descriptor.js';
 
 const SOCKET_TIMEOUT_MS = 10_000;
 
 /** An error from inside the namespace while opening a socket there (ECONNREFUSED, ETIMEDOUT, ...). */
-export class ChildSocketError extends Error {
+export class InsideSocketError extends Error {
   constructor(readonly code: string, message: string) {
     super(message);
   }
 }
 
-const gone = () => new ChildSocketError('ECHILD', 'the process in the namespace is gone');
+const gone = () => new InsideSocketError('ECHILD', 'the process in the namespace is gone');
 
 type Handle = Socket | UdpSocket | Server;
 
@@ -25,20 +26,20 @@ interface Pending {
 }
 
 /**
- * What the builtin driver asks of a process that lives in the network namespace (the child, or the
- * --detach-netns dialer), over its IPC channel, with request ids: serve a published port from there with
- * the native relay (the host socket travels on the fd channel), or, without native calls, open a socket
- * there and hand it back.
+ * What a port driver's parent half asks of its inside half, in the process that runs it (the namespace
+ * process, or the --detach-netns dialer), over its IPC channel, with request ids: serve a published port
+ * from there with the native relay (the host socket travels on the fd channel), or open a socket there and
+ * hand it back.
  */
-export class SocketRequests {
+export class InsideRequests implements InsideProcess {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
 
   /** `fdChannel`: the parent's end of the fd channel, or null when the native relay is unavailable. */
   constructor(private readonly proc: ChildProcess, private readonly fdChannel: number | null) {
-    proc.on('message', (msg: ChildMessage, handle?: Handle) => {
+    proc.on('message', (msg: InsideMessage, handle?: Handle) => {
       if (msg.t === 'socket') this.settle(msg.id, handle);
-      else if (msg.t === 'socket-error') this.settle(msg.id, undefined, new ChildSocketError(msg.code, msg.message));
+      else if (msg.t === 'socket-error') this.settle(msg.id, undefined, new InsideSocketError(msg.code, msg.message));
       else if (msg.t === 'forwarded') this.settle(msg.id, undefined, msg.error === undefined ? undefined : new Error(msg.error));
     });
     proc.once('exit', () => {
@@ -55,17 +56,17 @@ export class SocketRequests {
 
   /** A TCP connection to host:port made inside the namespace. */
   async dial(host: string, port: number): Promise<Socket> {
-    return (await this.request((id) => ({ t: 'dial', id, host, port }))) as Socket;
+    return (await this.request({ t: 'dial', id: this.nextId++, host, port })) as Socket;
   }
 
   /** An unconnected UDP socket that lives in the namespace. */
   async udpSocket(family: 4 | 6): Promise<UdpSocket> {
-    return (await this.request((id) => ({ t: 'udp', id, family }))) as UdpSocket;
+    return (await this.request({ t: 'udp', id: this.nextId++, family })) as UdpSocket;
   }
 
   /** A TCP socket listening at host:port inside the namespace (the bypass driver's in-namespace side). */
   async listen(host: string, port: number, ipv6Only: boolean): Promise<Server> {
-    return (await this.request((id) => ({ t: 'listen', id, host, port, ipv6Only }))) as Server;
+    return (await this.request({ t: 'listen', id: this.nextId++, host, port, ipv6Only })) as Server;
   }
 
   /**
@@ -73,14 +74,11 @@ export class SocketRequests {
    * forward's id once the relay accepts on it. The caller still closes its own copy of `fd`.
    */
   async forward(fd: number, proto: 'tcp' | 'udp', target: Target, sourceIp: boolean): Promise<number> {
-    let forwardId = 0;
-    await this.request((id) => {
-      // Queued on the fd channel before the message that announces it can arrive.
-      sendFds(this.fdChannel!, Buffer.from(String(id)), [fd]);
-      forwardId = id;
-      return { t: 'forward', id, proto, target, sourceIp };
-    }, 'none');
-    return forwardId;
+    const id = this.nextId++;
+    // The fd first: it is queued on the fd channel when the message that announces it arrives.
+    sendFdFor(this.fdChannel!, id, fd);
+    await this.request({ t: 'forward', id, proto, target, sourceIp }, 'none');
+    return id;
   }
 
   /**
@@ -89,25 +87,26 @@ export class SocketRequests {
    */
   async unforward(id: number): Promise<void> {
     try {
-      await this.request(() => ({ t: 'unforward', id }), 'none', id);
+      await this.request({ t: 'unforward', id }, 'none');
     } catch (err) {
-      if (!(err instanceof ChildSocketError && err.code === 'ECHILD')) throw err;
+      if (!(err instanceof InsideSocketError && err.code === 'ECHILD')) throw err;
     }
   }
 
-  private request(make: (id: number) => ParentMessage, expect: 'handle' | 'none' = 'handle', reuseId?: number): Promise<Handle | undefined> {
-    const id = reuseId ?? this.nextId++;
+  /** Send `msg` and wait for the answer to its id (`unforward` reuses its forward's). */
+  private request(msg: DriverRequest, expect: 'handle' | 'none' = 'handle'): Promise<Handle | undefined> {
+    const { id } = msg;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new ChildSocketError('ETIMEDOUT', `no answer from inside the namespace within ${SOCKET_TIMEOUT_MS / 1000} s`));
+        reject(new InsideSocketError('ETIMEDOUT', `no answer from inside the namespace within ${SOCKET_TIMEOUT_MS / 1000} s`));
       }, SOCKET_TIMEOUT_MS);
       const settleAs = (handle: Handle | undefined) =>
         expect === 'handle' && !handle ? reject(new Error('socket answer without a socket')) : resolve(handle);
       this.pending.set(id, { resolve: settleAs, reject, timer });
       if (!this.proc.connected) return this.settle(id, undefined, gone());
       try {
-        this.proc.send(make(id), (err) => err && this.settle(id, undefined, gone()));
+        this.proc.send(msg, (err) => err && this.settle(id, undefined, gone()));
       } catch (err) {
         this.settle(id, undefined, err as Error);
       }

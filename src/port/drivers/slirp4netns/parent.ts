@@ -4,15 +4,17 @@
  * addresses reach the server, except loopback ones, which slirp4netns shows as the gateway. IPv4 only.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { UserError } from '../../errors.js';
-import { bindProbe } from '../bind-probe.js';
-import { unmapIPv4 } from '../ip.js';
-import { listenError } from '../listen.js';
-import { formatPortSpec } from '../spec.js';
-import type { PortDriver, PortDriverInfo, PortForward, PortSpec, Proto } from '../types.js';
-import { Slirp4netnsApi, Slirp4netnsApiError } from './slirp4netns-api.js';
+import { UserError } from '../../../errors.js';
+import { bindProbe } from '../../bind-probe.js';
+import { unmapIPv4 } from '../../ip.js';
+import { listenError } from '../../listen.js';
+import { formatPortSpec } from '../../spec.js';
+import type { RunningNetwork } from '../../../network/driver.js';
+import type { PortDriver, PortDriverInfo, PortForward, PortSpec, Proto } from '../../types.js';
+import { slirp4netns } from './descriptor.js';
+import { Slirp4netnsApi, Slirp4netnsApiError } from './api.js';
 
-const PROTOS: Proto[] = ['tcp', 'tcp4', 'udp', 'udp4'];
+const PROTOS: readonly Proto[] = slirp4netns.protos;
 
 /** The arguments of `add_hostfwd`. */
 export interface HostFwd {
@@ -35,7 +37,7 @@ export class Slirp4netnsDriver implements PortDriver {
   }
 
   info(): PortDriverInfo {
-    return { driver: 'slirp4netns', protos: [...PROTOS], disallowLoopbackChildIP: true };
+    return { driver: slirp4netns.name, protos: [...PROTOS], disallowLoopbackChildIP: true };
   }
 
   async open(spec: PortSpec): Promise<PortForward> {
@@ -96,4 +98,12 @@ async function refusal(spec: PortSpec, fwd: HostFwd, err: Slirp4netnsApiError): 
   const bindError = await bindProbe(fwd.proto, { host: fwd.host_addr, ipv6Only: false }, fwd.host_port);
   if (bindError) return new UserError(`${listenError(spec, bindError).message} (${err.message})`);
   return new UserError(`slirp4netns refused to forward ${formatPortSpec(spec)}: ${err.desc}`);
+}
+
+/** The namespace process' address on slirp4netns' network, where ports go unless a spec names another. */
+export function networkChildIP(network: RunningNetwork | undefined): string {
+  const childIP = network?.info.childIP;
+  // The flag checks allow this driver with --net=slirp4netns only, whose network always has a child address.
+  if (!childIP) throw new Error('--port-driver=slirp4netns without a slirp4netns network');
+  return childIP;
 }

@@ -1,22 +1,23 @@
 /**
- * Messages on the IPC channel between the parent and the child (the node process in the new namespaces).
- * Signals do not travel here: the parent sends them to the child's pid, as scripts may too. The channel also carries the builtin port driver's connect requests; the answers bring sockets.
+ * Messages on the IPC channel between the parent and the processes it starts inside: the namespace process
+ * (setup, run, and its port driver's requests) and the --detach-netns dialer (the driver's requests only).
+ * Both sides import this module. Signals do not travel here: the parent sends them to the namespace process'
+ * pid, as scripts may too. Answers to `dial`, `udp` and `listen` bring sockets as the message's handle; the
+ * host socket of a `forward` travels on the fd channel (fd-channel.ts).
  */
 
 import type { Target } from '../dataplane/commands.js';
 
-/** Names the fd of the child's (or dialer's) end of the fd channel, when there is one (src/parent/fd-channel.ts). */
-export const FD_CHANNEL_ENV = 'NSGATE_FD_CHANNEL';
-/** The same for --port-driver=bypass, whose channel goes to COMMAND's exec wrapper (the seccomp listener comes back on it). */
-export const BYPASS_CHANNEL_ENV = 'NSGATE_BYPASS_CHANNEL';
+/** Names the port driver whose inside half the process loads (absent: none). */
+export const PORT_DRIVER_ENV = 'NSGATE_PORT_DRIVER';
 
-/** What the child needs to prepare its namespaces. */
-export interface ChildSetup {
-  /** The child has a network namespace of its own (not --net=host, not --detach-netns): `lo` comes up, /sys is its own. */
+/** What the namespace process needs to prepare its namespaces. */
+export interface NamespaceSetup {
+  /** The namespace process has a network namespace of its own (not --net=host, not --detach-netns): `lo` comes up, /sys is its own. */
   ownNetns: boolean;
   /**
-   * --detach-netns: create the new network namespace here (a bind mount, visible in the child's mount
-   * namespace) while the child and COMMAND stay in the host's.
+   * --detach-netns: create the new network namespace here (a bind mount, visible in the namespace process'
+   * mount namespace) while it and COMMAND stay in the host's.
    */
   detachedNetns?: string;
   copyUp: string[];
@@ -29,8 +30,8 @@ export interface ChildSetup {
   cgroup2: boolean;
 }
 
-/** What the child needs to run COMMAND. */
-export interface ChildRun {
+/** What the namespace process needs to run COMMAND. */
+export interface CommandRun {
   command: string[];
   env: Record<string, string>;
   /** Files to bind-mount over /etc's of the same name (the network's resolv.conf and hosts, in the state dir). */
@@ -38,21 +39,22 @@ export interface ChildRun {
 }
 
 export type ParentMessage =
-  | { t: 'setup'; setup: ChildSetup }
-  | { t: 'run'; run: ChildRun }
+  | { t: 'setup'; setup: NamespaceSetup }
+  | { t: 'run'; run: CommandRun }
   | { t: 'dial'; id: number; host: string; port: number }
   | { t: 'udp'; id: number; family: 4 | 6 }
   /** --port-driver=bypass: a listening TCP socket at host:port inside, for in-namespace clients of a bypassed port. */
   | { t: 'listen'; id: number; host: string; port: number; ipv6Only: boolean }
   /**
-   * Serve a published port from inside: its host socket waits on the fd channel, sent just before this
-   * message, with `id` as payload. The native relay accepts there and connects to `target`.
+   * Serve a published port from inside: its host socket was sent for `id` on the fd channel before this
+   * message (sendFdFor, receiveFdFor). The native relay accepts there and connects to `target`.
    */
   | { t: 'forward'; id: number; proto: 'tcp' | 'udp'; target: Target; sourceIp: boolean }
   | { t: 'unforward'; id: number };
 
-export type ChildMessage =
-  /** The child is in its namespaces and waits for its id maps. */
+/** From the namespace process or the dialer to the parent. */
+export type InsideMessage =
+  /** The process runs and listens on the IPC channel. */
   | { t: 'hello' }
   | { t: 'ready' }
   | { t: 'failed'; message: string }

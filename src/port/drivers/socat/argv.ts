@@ -1,16 +1,11 @@
 /** The command line of the socat that publishes one port. Pure, for tests. */
 import { isIPv6 } from 'node:net';
-import { UserError } from '../../errors.js';
-import { killedWithParent } from '../../pdeathsig.js';
-import { listenAddress } from '../listen.js';
-import type { PortSpec } from '../types.js';
-import { UDP_FLOW_IDLE_MS } from '../../dataplane/commands.js';
-
-/** The child's namespaces, as paths nsenter opens. */
-export interface NamespacePaths {
-  netns: string;
-  userns: string;
-}
+import { UserError } from '../../../errors.js';
+import { killedWithParent } from '../../../pdeathsig.js';
+import { listenAddress } from '../../listen.js';
+import type { PortSpec } from '../../types.js';
+import type { NamespacePaths } from '../../../network/namespace-paths.js';
+import { UDP_FLOW_IDLE_MS } from '../../../dataplane/commands.js';
 
 /**
  * After one direction of a TCP connection ends, how long the other may still carry data (socat's -t).

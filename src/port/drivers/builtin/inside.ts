@@ -1,25 +1,31 @@
 /**
- * The builtin driver's child half, inside the network namespace: serve published ports with the native
+ * The builtin driver's inside half, in the process that lives in the network namespace (the namespace
+ * process, or the dialer with --detach-netns): serve published ports with the native
  * relay (relay-agent.ts), or, where the parent has no native calls, open the socket the parent asked for
  * and hand it over on the IPC channel. A socket keeps the namespace it was created in, so the parent
  * can use it from the host side.
  */
 import { createSocket, Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
-import type { ChildMessage, ParentMessage } from '../../../child/protocol.js';
-import { answerForwardRequest } from './relay-agent.js';
+import type { InsideMessage } from '../../../ipc/messages.js';
+import type { InsideHalf } from '../descriptor.js';
+import { answerForwardRequest, prepareRelay } from './relay-agent.js';
 
-export function answerPortRequest(msg: ParentMessage): void {
-  if (msg.t === 'dial') return dial(msg.id, msg.host, msg.port);
-  if (msg.t === 'udp') return openUdp(msg.id, msg.family);
-  if (msg.t === 'forward' || msg.t === 'unforward') void answerForwardRequest(msg).then((answer) => send(answer));
-}
+export const builtinInside: InsideHalf = {
+  start: prepareRelay,
+  handlers: {
+    dial: (msg) => dial(msg.id, msg.host, msg.port),
+    udp: (msg) => openUdp(msg.id, msg.family),
+    forward: (msg) => void answerForwardRequest(msg).then((answer) => send(answer)),
+    unforward: (msg) => void answerForwardRequest(msg).then((answer) => send(answer)),
+  },
+};
 
 /**
  * Answer the parent, handing over the socket if there is one. Our copy is dropped once sent (Node does that
  * itself for TCP, not for UDP, whose copy would race the parent for datagrams), or at once if the parent is gone.
  */
-function send(msg: ChildMessage, sock?: Socket | UdpSocket): void {
+function send(msg: InsideMessage, sock?: Socket | UdpSocket): void {
   const drop = () => {
     if (sock instanceof UdpSocket) sock.close();
     else sock?.destroy();

@@ -1,11 +1,11 @@
-/** A relay worker thread: its own epoll loop serving the forwards the engine gives it. */
+/** A relay worker thread (builtin's native relay, src/dataplane/engine.ts starts it): its own epoll loop serving the forwards the engine gives it. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../errors.js';
-import type { RelayWorkerData, WorkerCommand, WorkerReport } from './commands.js';
-import { Loop } from './loop.js';
-import { PipePool } from './pipe-pool.js';
-import { TcpForward } from './tcp-relay.js';
-import { UdpForward } from './udp-relay.js';
+import type { RelayWorkerData, WorkerCommand, WorkerReport } from '../dataplane/commands.js';
+import { Loop } from '../dataplane/loop.js';
+import { PipePool } from '../dataplane/pipe-pool.js';
+import { TcpForward } from '../dataplane/tcp-relay.js';
+import { UdpForward } from '../dataplane/udp-relay.js';
 
 const report = (msg: WorkerReport) => parentPort!.postMessage(msg);
 const forwards = new Map<number, TcpForward | UdpForward>();

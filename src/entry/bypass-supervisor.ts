@@ -1,15 +1,15 @@
 /**
- * The bypass supervisor, a worker thread: it receives the seccomp listener from the child's exec wrapper and
+ * The bypass supervisor, a worker thread: it receives the seccomp listener from the namespace process' exec wrapper and
  * answers every `bind()` of COMMAND's process tree. A bind to a published port gets a host socket in its fd slot;
  * every other bind continues untouched in the namespace. Its calls block, so it runs off the main thread;
  * the main thread publishes and unpublishes specs by message (applied at the next bind) and wakes it with a byte on a pipe.
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { errorMessage } from '../../../errors.js';
-import { receiveFds } from '../../../sys/fd-passing.js';
-import { SysError } from '../../../sys/libc.js';
-import { POLLHUP, POLLIN, waitReadable } from '../../../sys/poll.js';
+import { errorMessage } from '../errors.js';
+import { receiveFds } from '../sys/fd-passing.js';
+import { SysError } from '../sys/libc.js';
+import { POLLHUP, POLLIN, waitReadable } from '../sys/poll.js';
 import {
   answerCall,
   notifiedCall,
@@ -20,12 +20,12 @@ import {
   pidfdOpen,
   receiveNotification,
   type Notification,
-} from '../../../sys/seccomp.js';
-import { AF_INET, AF_INET6, decodeSockaddr, O_CLOEXEC, socketCalls } from '../../../sys/socket.js';
-import { listenError } from '../../listen.js';
-import { inspectAppSocket, openHostSocketLike, type AppSocket } from './host-socket.js';
-import type { Bound, FromSupervisor, SupervisorData, ToSupervisor } from './messages.js';
-import { matchBind, type HostBind, type Published } from './rules.js';
+} from '../sys/seccomp.js';
+import { AF_INET, AF_INET6, decodeSockaddr, O_CLOEXEC, socketCalls } from '../sys/socket.js';
+import { listenError } from '../port/listen.js';
+import { inspectAppSocket, openHostSocketLike, type AppSocket } from '../port/drivers/bypass/host-socket.js';
+import type { Bound, FromSupervisor, SupervisorData, ToSupervisor } from '../port/drivers/bypass/messages.js';
+import { matchBind, type HostBind, type Published } from '../port/drivers/bypass/rules.js';
 
 const AF_UNSPEC = 0;
 const EPERM = 1;

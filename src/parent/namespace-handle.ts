@@ -2,16 +2,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import type { ChildMessage, ChildRun, ChildSetup, ParentMessage } from '../child/protocol.js';
+import type { InsideMessage, CommandRun, NamespaceSetup, ParentMessage } from '../ipc/messages.js';
 import { UserError } from '../errors.js';
 import { stopWithGrace } from '../stop.js';
 import { commandStatus, goExitDescription } from '../exit-status.js';
-import { openFdChannel, type FdChannel } from './fd-channel.js';
-import { SocketRequests } from './socket-requests.js';
+import { ENTRY } from '../entry/paths.js';
+import type { FdChannel } from '../ipc/fd-channel.js';
+import { PORT_DRIVER_ENV } from '../ipc/messages.js';
+import { InsideRequests } from './inside-requests.js';
 import type { LaunchOptions } from '../options.js';
 
-const CHILD_MAIN = fileURLToPath(new URL('../child/main.js', import.meta.url));
 /** Runs in the new namespaces: announce itself on fd 4, wait there for the id maps, then exec node. */
 const GATE = 'printf x >&4 && read -r _ <&4 && exec 4>&- && ';
 const EXEC_CHILD = 'exec "$0" "$@"';
@@ -23,7 +23,7 @@ const EXEC_CHILD = 'exec "$0" "$@"';
  */
 const REAP_CHILD = 'exec 5<&0 && { "$0" "$@" <&5 5<&- & } && exec 5<&- && wait $! 2>/dev/null';
 
-/** unshare(1) arguments for the child's namespaces. Pure, for tests. */
+/** unshare(1) arguments for the namespace process' namespaces. Pure, for tests. */
 export function unshareArgs(o: Pick<LaunchOptions, 'net' | 'detachNetns' | 'propagation' | 'pidns' | 'utsns' | 'ipcns' | 'cgroupns'>): string[] {
   // unshare's propagation values are recursive: RootlessKit's rprivate, rslave and rshared.
   const args = ['--user', '--mount', `--propagation=${o.propagation.slice(1)}`];
@@ -36,12 +36,12 @@ export function unshareArgs(o: Pick<LaunchOptions, 'net' | 'detachNetns' | 'prop
 }
 
 /**
- * The parent's handle on the child: its pid, the IPC channel (setup, run, signals) and, unless the
- * network namespace is detached, the builtin driver's socket requests.
+ * The parent's handle on the namespace process (RootlessKit's child): its pid, the IPC channel (setup, run,
+ * signals) and the requests of the port driver whose inside half runs there.
  */
-export class Child extends SocketRequests {
+export class NamespaceHandle extends InsideRequests {
   /** Settles with COMMAND's end as the child reports it, or the child's own if it dies before reporting one. */
-  readonly exited: Promise<ChildEnd>;
+  readonly exited: Promise<NamespaceProcessEnd>;
   /**
    * The node process in the namespaces, known once it says hello: what STATE_DIR/child_pid names, where
    * signals for COMMAND go. (`namespacePid` is in the same namespaces but, as a --pidns reaper, ignores them.)
@@ -49,9 +49,9 @@ export class Child extends SocketRequests {
   pid = 0;
   /** Settles once node runs in the child and listens on the IPC channel. */
   private readonly hello: Promise<void>;
-  private reported: Extract<ChildMessage, { t: 'exited' }> | undefined;
+  private reported: Extract<InsideMessage, { t: 'exited' }> | undefined;
   private failure: string | undefined;
-  private waiters: Array<{ t: ChildMessage['t']; resolve(): void; reject(err: Error): void }> = [];
+  private waiters: Array<{ t: InsideMessage['t']; resolve(): void; reject(err: Error): void }> = [];
 
   /**
    * `namespacePid` is a process in the child's namespaces from the start (a helper may join them); `reaper`,
@@ -63,7 +63,7 @@ export class Child extends SocketRequests {
       this.pid = reaper ? onlyChild(namespacePid) : namespacePid;
     });
     this.hello.catch(() => {}); // Also reported by whichever step awaits it.
-    child.on('message', (msg: ChildMessage) => this.onMessage(msg));
+    child.on('message', (msg: InsideMessage) => this.onMessage(msg));
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         // Under the --reaper shell, a node killed by signal N shows as the shell's exit status 128+N.
@@ -83,15 +83,12 @@ export class Child extends SocketRequests {
    * `idMaps` makes the map writer, whose sub-id lookups spawn tools: it is called once unshare is spawned,
    * so that they run while the gate starts instead of before it.
    */
-  static start(options: LaunchOptions, idMaps: () => (pid: number) => Promise<void>, bypass?: FdChannel): Promise<Child> {
+  static start(options: LaunchOptions, idMaps: () => (pid: number) => Promise<void>, inside: InsideLaunch): Promise<NamespaceHandle> {
     const gateScript = GATE + (reaps(options) ? REAP_CHILD : EXEC_CHILD);
-    // The builtin driver's relay runs in the child, unless the network namespace is detached (then in the dialer).
-    const relay = options.portDriver === 'builtin' && !options.detachNetns ? openFdChannel() : null;
-    // --port-driver=bypass: the caller's channel, for COMMAND's exec wrapper.
-    const channel = bypass ?? relay;
-    const proc = spawn('unshare', [...unshareArgs(options), '--', 'sh', '-c', gateScript, process.execPath, CHILD_MAIN], {
+    const { channel } = inside;
+    const proc = spawn('unshare', [...unshareArgs(options), '--', 'sh', '-c', gateScript, process.execPath, ENTRY.namespaceProcess], {
       stdio: ['inherit', 'inherit', 'inherit', ...(channel?.stdioFrom3(['ipc', 'pipe']) ?? ['ipc', 'pipe'])],
-      env: { ...process.env, ...channel?.env },
+      env: { ...process.env, ...insideEnv(inside) },
     });
     channel?.closeChildEnd();
     const mapIds = idMaps();
@@ -110,7 +107,7 @@ export class Child extends SocketRequests {
         mapIds(proc.pid!).then(
           () => {
             proc.off('error', failed).off('exit', ended);
-            resolve(new Child(proc, options.pidns ? onlyChild(proc.pid!) : proc.pid!, reaps(options), relay?.parentEnd ?? null));
+            resolve(new NamespaceHandle(proc, options.pidns ? onlyChild(proc.pid!) : proc.pid!, reaps(options), channel?.parentEnd ?? null));
             gate.end('\n');
           },
           (err: unknown) => {
@@ -123,12 +120,12 @@ export class Child extends SocketRequests {
   }
 
   /** Prepare the namespaces, as soon as node runs in the child (`pid` is known from then on). */
-  async setup(setup: ChildSetup): Promise<void> {
+  async setup(setup: NamespaceSetup): Promise<void> {
     await this.hello;
     return this.ask({ t: 'setup', setup }, 'ready');
   }
 
-  run(run: ChildRun): Promise<void> {
+  run(run: CommandRun): Promise<void> {
     return this.ask({ t: 'run', run }, 'started');
   }
 
@@ -154,18 +151,18 @@ export class Child extends SocketRequests {
     if (this.child.connected) this.child.send(msg);
   }
 
-  private ask(msg: ParentMessage, answer: ChildMessage['t']): Promise<void> {
+  private ask(msg: ParentMessage, answer: InsideMessage['t']): Promise<void> {
     return new Promise((resolve, reject) => {
       this.waiters.push({ t: answer, resolve, reject });
       this.post(msg);
     });
   }
 
-  private onMessage(msg: ChildMessage): void {
+  private onMessage(msg: InsideMessage): void {
     switch (msg.t) {
       case 'socket':
       case 'socket-error':
-        return; // SocketRequests' own
+        return; // InsideRequests' own
       case 'failed':
         this.failure = msg.message;
         return this.failWaiters(new Error(msg.message));
@@ -189,7 +186,7 @@ function reaps(o: Pick<LaunchOptions, 'pidns' | 'reaper'>): boolean {
 }
 
 /** How the child ended: COMMAND's end as it reported it, or its own when it died without a report. */
-export interface ChildEnd {
+export interface NamespaceProcessEnd {
   status: number;
   /** In RootlessKit's words: `exit status 42`, `signal: killed`. */
   description: string;
@@ -204,4 +201,16 @@ function signalName(num: number): NodeJS.Signals | null {
 function onlyChild(pid: number): number {
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/);
   return Number(children[0]);
+}
+
+/** The port driver's inside half as a spawned process gets it: which driver, and its fd channel. */
+export interface InsideLaunch {
+  /** Absent: no inside half runs in that process. */
+  driver?: string;
+  channel: FdChannel | null;
+}
+
+/** The environment that tells a spawned process its driver and where its end of the fd channel is. */
+export function insideEnv({ driver, channel }: InsideLaunch): Record<string, string> {
+  return { ...channel?.env, ...(driver ? { [PORT_DRIVER_ENV]: driver } : {}) };
 }

@@ -2,10 +2,10 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { createLog } from '../parent/log.js';
+import { createLog } from '../log.js';
 import { mount as nativeMount, mountArgs, type Mount } from '../sys/mount.js';
 import { linkUpMessage, LOOPBACK_INDEX, rtnetlink } from '../sys/rtnetlink.js';
-import type { ChildSetup } from './protocol.js';
+import type { NamespaceSetup } from '../ipc/messages.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -24,7 +24,7 @@ async function mount(m: Mount): Promise<void> {
   if (!nativeMount(m)) await privileged('mount', '-n', ...mountArgs(m));
 }
 
-export async function prepareNamespaces(setup: ChildSetup): Promise<void> {
+export async function prepareNamespaces(setup: NamespaceSetup): Promise<void> {
   if (setup.detachedNetns) {
     await writeFile(setup.detachedNetns, '', { mode: 0o600 });
     await privileged('unshare', `--net=${setup.detachedNetns}`, 'true');

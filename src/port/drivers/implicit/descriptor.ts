@@ -4,7 +4,7 @@
  * behind it: `GET /v1/info` has no `portDriver`, so clients make no port calls, and the ports routes
  * answer that no port driver is available.
  */
-import type { LaunchOptions } from '../../options.js';
+import type { PortDriverDescriptor } from '../descriptor.js';
 
 /** Why ports are not published one by one with this driver. */
 export const IMPLICIT_PORTS =
@@ -17,7 +17,12 @@ export const IMPLICIT_PORTS =
  */
 const IMPLICIT_PASTA_ARGS = ['--tcp-ports', 'auto', '--udp-ports', 'auto', '--tcp-ns', 'auto'];
 
-/** Extra arguments a port driver needs its network helper started with: only this one has any. */
-export function networkArgsFor(options: Pick<LaunchOptions, 'portDriver'>): string[] {
-  return options.portDriver === 'implicit' ? [...IMPLICIT_PASTA_ARGS] : [];
-}
+export const implicit = {
+  name: 'implicit',
+  networks: ['pasta'],
+  networksWhy: 'pasta is what forwards the ports',
+  protos: [],
+  publishes: false,
+  portsImplicit: IMPLICIT_PORTS,
+  launch: { networkArgs: IMPLICIT_PASTA_ARGS },
+} as const satisfies PortDriverDescriptor;
