@@ -8,7 +8,7 @@ import { constants } from 'node:os';
 const NOT_FORWARDED = new Set(['SIGKILL', 'SIGSTOP', 'SIGCHLD', 'SIGPIPE', 'SIGURG', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL']);
 
 /**
- * The signals the parent passes on to the child and the child to COMMAND, as RootlessKit's
+ * The signals the parent passes on to the namespace process and the namespace process to COMMAND, as RootlessKit's
  * sigproxy does for every signal it can catch: one name per number (SIGIOT and SIGPOLL are aliases).
  * Real-time signals are not among them: node cannot listen for them.
  */

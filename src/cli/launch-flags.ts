@@ -158,7 +158,7 @@ const FLAGS = [
     kind: 'string',
     group: 'State',
     help: 'state directory (default: a fresh private temporary directory, removed at exit)',
-    // Made absolute as RootlessKit does: the child and API clients get it through ROOTLESSKIT_STATE_DIR.
+    // Made absolute as RootlessKit does: the namespace process and API clients get it through ROOTLESSKIT_STATE_DIR.
     normalize: (dir: string) => resolve(dir),
   },
   {
@@ -442,7 +442,7 @@ function checkMtu(text: string): string {
   return String(mtu);
 }
 
-/** An IPv4 network with room for the child (.100), the gateway (.2) and the DNS (.3). */
+/** An IPv4 network with room for the namespace process (.100), the gateway (.2) and the DNS (.3). */
 function checkCidr(text: string): string {
   const fail = (problem: string) => new UserError(`--cidr ${text}: ${problem}; expected an IPv4 network like ${CIDR_EXAMPLE}`);
   const [address = '', prefix] = splitOnce(text, '/');

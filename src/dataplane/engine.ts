@@ -1,5 +1,5 @@
 /**
- * The relay engine, in the process that lives in the network namespace (the child, or the
+ * The relay engine, in the process that lives in the network namespace (the namespace process, or the
  * --detach-netns dialer): worker threads, each with its own epoll loop, that accept on published
  * ports' host sockets and splice bytes to connections made inside. Sockets keep the namespace they were
  * made in, so one process serves both sides and no connection crosses a process boundary. Until the

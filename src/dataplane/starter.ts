@@ -1,6 +1,6 @@
 /**
  * The relay in the main thread while the first worker thread boots (100 ms or more on a busy machine,
- * longer than the rest of the child's start): the same TCP relay on a loop polled every millisecond, so
+ * longer than the rest of the namespace process' start): the same TCP relay on a loop polled every millisecond, so
  * the first connections to a published port are served as soon as COMMAND listens. When a worker runs,
  * the starter hands it the connections it holds, where they stand, and stops: nothing polls after that,
  * however long those connections live. UDP waits for the workers (datagrams wait in the socket's queue).

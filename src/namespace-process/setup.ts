@@ -74,7 +74,7 @@ async function copyUp(dir: string, spare: string): Promise<void> {
 const CGROUP = '/sys/fs/cgroup';
 
 /**
- * A sysfs of the child's own network namespace, so that /sys/class/net lists its interfaces, with the
+ * A sysfs of the namespace process' own network namespace, so that /sys/class/net lists its interfaces, with the
  * host's /sys/fs/cgroup kept on it (as RootlessKit does). Where the host's /sys is read-only (nsgate in a
  * container) only a read-only sysfs can be mounted; where none can, /sys stays the host's.
  */

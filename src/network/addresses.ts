@@ -1,4 +1,4 @@
-/** The addresses a `--cidr` network gives the child, as slirp4netns and RootlessKit lay them out. */
+/** The addresses a `--cidr` network gives the namespace process, as slirp4netns and RootlessKit lay them out. */
 export interface NetworkAddresses {
   /** The network address, host bits cleared (`10.0.2.0`). */
   network: string;
@@ -14,7 +14,7 @@ export interface NetworkAddresses {
 const CHILD_OFFSET = 100;
 
 /**
- * Derives the child's address, gateway and DNS from an IPv4 CIDR such as `10.0.2.0/24`,
+ * Derives the namespace process' address, gateway and DNS from an IPv4 CIDR such as `10.0.2.0/24`,
  * already validated by the --cidr flag (IPv4, prefix 8-25, no host bits).
  */
 export function networkAddresses(cidr: string): NetworkAddresses {

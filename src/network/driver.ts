@@ -12,16 +12,16 @@ export interface NetworkDriverInfo {
 
 /** What a network driver needs to know about the namespace process it serves. */
 export interface NetworkContext {
-  /** A process already in the child's new user namespace (and network namespace, unless detached). */
+  /** A process already in the namespace process' new user namespace (and network namespace, unless detached). */
   childPid: number;
-  /** --detach-netns: the network namespace's bind mount, as seen in the child's mount namespace. */
+  /** --detach-netns: the network namespace's bind mount, as seen in the namespace process' mount namespace. */
   detachedNetns?: string;
   stateDir: string;
   options: LaunchOptions;
   debug: (msg: string) => void;
 }
 
-/** A helper (slirp4netns, pasta) that has configured the child's interface and is serving it. */
+/** A helper (slirp4netns, pasta) that has configured the namespace process' interface and is serving it. */
 export interface RunningNetwork {
   /** `networkDriver` of `GET /v1/info`. */
   info: NetworkDriverInfo;
@@ -37,7 +37,7 @@ export interface NetworkDriver {
 }
 
 /**
- * The driver for `--net=NAME`, or null for `host` and `none` (no helper: the child brings `lo` up itself).
+ * The driver for `--net=NAME`, or null for `host` and `none` (no helper: the namespace process brings `lo` up itself).
  * `extraArgs` go to the helper before its target (the `implicit` port driver gives pasta `--tcp-ports auto ...`).
  */
 export function networkDriver(name: NetDriverName, extraArgs: string[] = []): NetworkDriver | null {

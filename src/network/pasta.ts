@@ -18,7 +18,7 @@ const FORWARDING_FLAGS = [
 ] as const;
 
 /**
- * pasta in the foreground, joined to the child's user and network namespaces, configuring the interface
+ * pasta in the foreground, joined to the namespace process' user and network namespaces, configuring the interface
  * itself (`--config-net`). It writes its pid file only once that is done: that is the readiness signal.
  * pasta watches nothing that tells it we died, so it is killed with us (killedWithParent).
  */

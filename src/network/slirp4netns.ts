@@ -19,7 +19,7 @@ export function slirp4netnsApiSocket(stateDir: string): string {
 }
 
 /**
- * slirp4netns against the child's PID: it creates and configures the tap itself (`--configure`),
+ * slirp4netns against the namespace process' PID: it creates and configures the tap itself (`--configure`),
  * writes to the ready fd once it is up, and exits when the exit fd (whose other end only we hold) is closed,
  * so it also goes away if we die.
  */
@@ -63,7 +63,7 @@ export function slirp4netnsDriver(extraArgs: string[]): NetworkDriver {
   };
 }
 
-/** The child by pid; a detached netns by path (the sandbox, which breaks paths, is off then). */
+/** The namespace process by pid; a detached netns by path (the sandbox, which breaks paths, is off then). */
 function target(ctx: NetworkContext): string[] {
   if (!ctx.detachedNetns) return [String(ctx.childPid)];
   const { netns, userns } = namespacePaths(ctx);

@@ -2,8 +2,8 @@
  * --evacuate-cgroup2 NAME, as RootlessKit's cgrouputil.EvacuateCgroup2 (docs/process.md): every process of the
  * cgroup (v2) nsgate runs in moves into the new subgroup NAME, so that the cgroup itself holds no process
  * and all its controllers can be enabled for its subgroups (cgroup2's "no internal processes" rule). With
- * --cgroupns the child's namespace is rooted at that cgroup, so COMMAND (a container engine, say) sees it
- * as / with NAME in it and may create groups beside NAME. Runs in the parent, outside the child's namespaces.
+ * --cgroupns the namespace process' namespace is rooted at that cgroup, so COMMAND (a container engine, say) sees it
+ * as / with NAME in it and may create groups beside NAME. Runs in the parent, outside the namespace process' namespaces.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { StateDir } from './state-dir.js';
 
 /**
- * The files RootlessKit writes in the state dir when the namespace has a network, and the child binds over
+ * The files RootlessKit writes in the state dir when the namespace has a network, and the namespace process binds over
  * /etc's (with --detach-netns they are written and not used): `resolv.conf` naming the network's DNS, and
  * `hosts`, the host's plus this hostname on loopback (on the host it may name an address the namespace
  * does not have). Readable by every uid inside whatever the umask; removed with the state dir's files.

@@ -78,8 +78,8 @@ async function writeSingleMaps(pid: number): Promise<void> {
 }
 
 /**
- * Map the caller to 0 in the child's user namespace, plus its sub-id ranges. The ranges are looked up at
- * once (getsubids takes a while), and the returned function writes the maps once the child's pid exists.
+ * Map the caller to 0 in the namespace process' user namespace, plus its sub-id ranges. The ranges are looked up at
+ * once (getsubids takes a while), and the returned function writes the maps once the namespace process' pid exists.
  */
 export function idMapWriter(source: SubIdSource, warn: (msg: string) => void): (pid: number) => Promise<void> {
   const name = userInfo().username;

@@ -54,13 +54,13 @@ class Interrupted extends Error {
  */
 export async function launch(options: LaunchOptions, log: Log): Promise<number> {
   const cleanup = new Cleanup();
-  let child: NamespaceHandle | undefined;
+  let nsProcess: NamespaceHandle | undefined;
   let started = false;
   let interrupt: (err: Interrupted) => void = () => {};
   const interrupted = new Promise<never>((_, reject) => (interrupt = reject));
   interrupted.catch(() => {});
   const onSignal = (signal: NodeJS.Signals) => {
-    if (started) child?.signal(signal);
+    if (started) nsProcess?.signal(signal);
     else interrupt(new Interrupted(signal));
   };
   for (const sig of FORWARDED_SIGNALS) process.on(sig, onSignal);
@@ -87,34 +87,34 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     // What is needed only once the namespace process runs loads meanwhile (node starting there takes longer).
     const helpers = Promise.all([import('../network/driver.js'), import('./dialer.js')]);
     const services = Promise.all([import('../api/server.js'), import('../port/manager.js'), driver.parent?.()]);
-    child = await step(starting);
-    const running = child;
+    nsProcess = await step(starting);
+    const running = nsProcess;
     cleanup.push(() => running.stop());
-    log.debug(`child ${child.namespacePid} is in its namespaces, with its id maps`);
-    // Before COMMAND starts, so that it starts in the new group; the child mounts the group's cgroup2 below.
+    log.debug(`child ${nsProcess.namespacePid} is in its namespaces, with its id maps`);
+    // Before COMMAND starts, so that it starts in the new group; the namespace process mounts the group's cgroup2 below.
     if (options.evacuateCgroup2 !== undefined) {
       evacuateCgroup2(options.evacuateCgroup2, { mounts, selfCgroup: readFileSync('/proc/self/cgroup', 'utf8') }, log.warn);
     }
     const [{ networkDriver }, { Dialer }] = await step(helpers);
 
     const detached = options.detachNetns ? state.file('netns') : undefined;
-    // Made and removed here, where it never holds a mount (the child's are in its own mount namespace), so
-    // that none is left behind even if the child fails with a mount on it. /tmp cannot be copied up.
+    // Made and removed here, where it never holds a mount (the namespace process' are in its own mount namespace), so
+    // that none is left behind even if the namespace process fails with a mount on it. /tmp cannot be copied up.
     const spareDir = mkdtempSync('/tmp/nsgate-mnt-');
     const removeSpareDir = () => existsSync(spareDir) && rmdirSync(spareDir);
     cleanup.push(removeSpareDir);
     log.debug(`the child's mounts wait in ${spareDir} while their place is covered`);
-    const setup = child.setup({
+    const setup = nsProcess.setup({
       ownNetns: options.net !== 'host' && !detached,
       ...(detached ? { detachedNetns: detached } : {}),
       copyUp: options.copyUp,
       spareDir,
-      // As RootlessKit: not with a detached network namespace (the child leaves /sys alone then).
+      // As RootlessKit: not with a detached network namespace (the namespace process leaves /sys alone then).
       cgroup2: options.evacuateCgroup2 !== undefined && !detached,
     });
     // A detached network namespace must exist before a helper can join it; otherwise both start at once.
     if (detached) await step(setup);
-    const where = { childPid: child.namespacePid, ...(detached ? { detachedNetns: detached } : {}) };
+    const where = { childPid: nsProcess.namespacePid, ...(detached ? { detachedNetns: detached } : {}) };
     const netDriver = networkDriver(options.net, networkArgsFor(options));
     // Registered as soon as it runs, so that a failing child setup still stops it.
     const helper = netDriver?.start({ ...where, stateDir: state.path, options, debug: log.debug }).then((helper) => {
@@ -163,11 +163,11 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     // Detached, COMMAND stays on the host's network and keeps the host's files.
     const mountEtc = etcFiles.length > 0 && !detached;
     if (mountEtc && !options.copyUp.includes('/etc')) log.warn(RESOLV_CONF_WITHOUT_COPY_UP);
-    await step(child.run({ command: options.command, env: commandEnv(state.path), ...(mountEtc ? { etcFiles } : {}) }));
+    await step(nsProcess.run({ command: options.command, env: commandEnv(state.path), ...(mountEtc ? { etcFiles } : {}) }));
     started = true;
     log.debug('COMMAND started');
     const helperDied = network?.died.then((reason) => `${network.info.driver} died: ${reason}; stopping`);
-    const outcome = await Promise.race([child.exited, ...(helperDied ? [helperDied] : [])]);
+    const outcome = await Promise.race([nsProcess.exited, ...(helperDied ? [helperDied] : [])]);
     if (typeof outcome === 'string') {
       log.error(outcome);
       await running.stop();

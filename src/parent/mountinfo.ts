@@ -26,7 +26,7 @@ function unescapeOctal(path: string): string {
 
 /**
  * RootlessKit's warning for a non-private --propagation when the host's / is not a shared mount (inside a
- * container, say): the child's mounts then cannot follow the host's. Undefined when there is nothing to say.
+ * container, say): the namespace process' mounts then cannot follow the host's. Undefined when there is nothing to say.
  */
 export function propagationWarning(propagation: string, mounts: readonly MountEntry[]): string | undefined {
   if (propagation.includes('private')) return undefined;

@@ -40,32 +40,32 @@ export function unshareArgs(o: Pick<LaunchOptions, 'net' | 'detachNetns' | 'prop
  * signals) and the requests of the port driver whose inside half runs there.
  */
 export class NamespaceHandle extends InsideRequests {
-  /** Settles with COMMAND's end as the child reports it, or the child's own if it dies before reporting one. */
+  /** Settles with COMMAND's end as the namespace process reports it, or the namespace process' own if it dies before reporting one. */
   readonly exited: Promise<NamespaceProcessEnd>;
   /**
    * The node process in the namespaces, known once it says hello: what STATE_DIR/child_pid names, where
    * signals for COMMAND go. (`namespacePid` is in the same namespaces but, as a --pidns reaper, ignores them.)
    */
   pid = 0;
-  /** Settles once node runs in the child and listens on the IPC channel. */
+  /** Settles once node runs in the namespace process and listens on the IPC channel. */
   private readonly hello: Promise<void>;
   private reported: Extract<InsideMessage, { t: 'exited' }> | undefined;
   private failure: string | undefined;
   private waiters: Array<{ t: InsideMessage['t']; resolve(): void; reject(err: Error): void }> = [];
 
   /**
-   * `namespacePid` is a process in the child's namespaces from the start (a helper may join them); `reaper`,
+   * `namespacePid` is a process in the namespace process' namespaces from the start (a helper may join them); `reaper`,
    * with --pidns --reaper, the shell that is pid 1 there, whose only child becomes node.
    */
-  private constructor(private readonly child: ChildProcess, readonly namespacePid: number, reaper: boolean, fdChannel: number | null) {
-    super(child, fdChannel);
+  private constructor(private readonly spawned: ChildProcess, readonly namespacePid: number, reaper: boolean, fdChannel: number | null) {
+    super(spawned, fdChannel);
     this.hello = new Promise<void>((resolve, reject) => this.waiters.push({ t: 'hello', resolve, reject })).then(() => {
       this.pid = reaper ? onlyChild(namespacePid) : namespacePid;
     });
     this.hello.catch(() => {}); // Also reported by whichever step awaits it.
-    child.on('message', (msg: InsideMessage) => this.onMessage(msg));
+    spawned.on('message', (msg: InsideMessage) => this.onMessage(msg));
     this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
+      spawned.once('exit', (code, signal) => {
         // Under the --reaper shell, a node killed by signal N shows as the shell's exit status 128+N.
         const killedBy = signal ?? (reaper && code !== null && code > 128 ? signalName(code - 128) : null);
         const own = { status: commandStatus(killedBy ? null : code), description: goExitDescription(killedBy ? null : code, killedBy), of: 'child' } as const;
@@ -76,10 +76,10 @@ export class NamespaceHandle extends InsideRequests {
   }
 
   /**
-   * Start the child in its namespaces. `unshare` runs a tiny shell gate that says it is there, waits for
+   * Start the namespace process in its namespaces. `unshare` runs a tiny shell gate that says it is there, waits for
    * its id maps to be written, and only then execs node: a program exec'd as uid 0 of the namespace gets
    * full capabilities there, one exec'd before its maps exist gets none. Resolves once the maps are
-   * written: the namespaces exist, so a network helper may join them while node starts in the child.
+   * written: the namespaces exist, so a network helper may join them while node starts in the namespace process.
    * `idMaps` makes the map writer, whose sub-id lookups spawn tools: it is called once unshare is spawned,
    * so that they run while the gate starts instead of before it.
    */
@@ -119,7 +119,7 @@ export class NamespaceHandle extends InsideRequests {
     });
   }
 
-  /** Prepare the namespaces, as soon as node runs in the child (`pid` is known from then on). */
+  /** Prepare the namespaces, as soon as node runs in the namespace process (`pid` is known from then on). */
   async setup(setup: NamespaceSetup): Promise<void> {
     await this.hello;
     return this.ask({ t: 'setup', setup }, 'ready');
@@ -129,26 +129,26 @@ export class NamespaceHandle extends InsideRequests {
     return this.ask({ t: 'run', run }, 'started');
   }
 
-  /** Send `signal` to the child, which passes it on to COMMAND. */
+  /** Send `signal` to the namespace process, which passes it on to COMMAND. */
   signal(signal: NodeJS.Signals): void {
     if (this.pid === 0) return; // Not known before hello; kill(0) would signal nsgate's own process group.
     try {
       process.kill(this.pid, signal);
     } catch {
-      // The child is gone: its exit is on its way.
+      // The namespace process is gone: its exit is on its way.
     }
   }
 
   /**
-   * Stop the child and everything in its namespaces: closing the channel makes it kill COMMAND's tree
-   * (what a SIGKILL of the child alone would leave running); SIGKILL if it is not gone within a second.
+   * Stop the namespace process and everything in its namespaces: closing the channel makes it kill COMMAND's tree
+   * (what a SIGKILL of the namespace process alone would leave running); SIGKILL if it is not gone within a second.
    */
   async stop(): Promise<void> {
-    await stopWithGrace(() => this.child.connected && this.child.disconnect(), () => this.child.kill('SIGKILL'), this.exited, 1_000);
+    await stopWithGrace(() => this.spawned.connected && this.spawned.disconnect(), () => this.spawned.kill('SIGKILL'), this.exited, 1_000);
   }
 
   private post(msg: ParentMessage): void {
-    if (this.child.connected) this.child.send(msg);
+    if (this.spawned.connected) this.spawned.send(msg);
   }
 
   private ask(msg: ParentMessage, answer: InsideMessage['t']): Promise<void> {
@@ -185,7 +185,7 @@ function reaps(o: Pick<LaunchOptions, 'pidns' | 'reaper'>): boolean {
   return o.pidns && o.reaper !== 'false';
 }
 
-/** How the child ended: COMMAND's end as it reported it, or its own when it died without a report. */
+/** How the namespace process ended: COMMAND's end as it reported it, or its own when it died without a report. */
 export interface NamespaceProcessEnd {
   status: number;
   /** In RootlessKit's words: `exit status 42`, `signal: killed`. */

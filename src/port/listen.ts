@@ -30,7 +30,7 @@ export function listenAddress(spec: PortSpec): ListenAddress {
 }
 
 /**
- * Where the child side connects, as RootlessKit v2.3.4's builtin child dials: the childIP if given; else the
+ * Where the namespace process side connects, as RootlessKit v2.3.4's builtin child dials: the childIP if given; else the
  * parent IP itself, the same address inside the namespace (`[::1]:8080:80/tcp6` reaches a server on ::1, and
  * `[::]` one on ::1 too), except an empty parent IP, 0.0.0.0 and the host's first non-loopback IPv4 address
  * (`hostIPv4`), which go to 127.0.0.1. An IPv4-mapped address is dialled as IPv4, as Go dials it. Pure with

@@ -1,5 +1,5 @@
 /**
- * mount(2), for the child's namespace setup (copy-up, its sysfs, the network's resolv.conf and hosts)
+ * mount(2), for the namespace process' namespace setup (copy-up, its sysfs, the network's resolv.conf and hosts)
  * without starting mount(8) for each step. Each mount is also given as mount(8)'s arguments: what the
  * caller runs where native calls are unavailable, and how errors name it.
  */

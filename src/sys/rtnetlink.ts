@@ -1,5 +1,5 @@
 /**
- * The few route-netlink requests the child makes in its own network namespace: bring `lo` up, and the
+ * The few route-netlink requests the namespace process makes in its own network namespace: bring `lo` up, and the
  * source-IP routing (a rule and a local route per family). They are what `ip link set lo up`, `ip rule add`
  * and `ip route add` send, without starting `ip` several times while nsgate starts.
  * The message builders are pure (for tests); `rtnetlink()` sends them and reads the kernel's answers.

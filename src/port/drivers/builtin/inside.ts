@@ -38,7 +38,7 @@ function send(msg: InsideMessage, sock?: Socket | UdpSocket): void {
 
 function dial(id: number, host: string, port: number): void {
   const sock = connect({ host, port, allowHalfOpen: true });
-  // Paused, so the child never starts reading: bytes the server sends first (a banner) must reach the parent.
+  // Paused, so the namespace process never starts reading: bytes the server sends first (a banner) must reach the parent.
   sock.pause();
   sock.once('connect', () => send({ t: 'socket', id }, sock));
   sock.once('error', (err: NodeJS.ErrnoException) => {

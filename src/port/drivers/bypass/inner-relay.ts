@@ -1,6 +1,6 @@
 /**
  * In-namespace clients of a bypassed TCP port (health checks to 127.0.0.1:PORT inside): the app's socket is a
- * host socket, so nothing listens inside any more. A listener the child opens where the app asked to bind
+ * host socket, so nothing listens inside any more. A listener the namespace process opens where the app asked to bind
  * relays each connection to the app's host socket, but only while that socket is still the app's:
  * it never becomes a way into whatever else may later listen on the host port.
  */

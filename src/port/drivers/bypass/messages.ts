@@ -4,7 +4,7 @@ import type { PortSpec } from '../../types.js';
 
 /** What the supervisor is started with. */
 export interface SupervisorData {
-  /** Our end of the socketpair the child's exec wrapper sends the seccomp listener on. */
+  /** Our end of the socketpair the namespace process' exec wrapper sends the seccomp listener on. */
   channel: number;
   /** Read end of a pipe: a byte there means messages are waiting on `port`. */
   wake: number;

@@ -1,6 +1,6 @@
 /**
  * `--port-driver=slirp4netns` (with --net=slirp4netns): slirp4netns itself listens on the host and forwards
- * to the child's interface address, through its API socket (`add_hostfwd`, `remove_hostfwd`). Clients' source
+ * to the namespace process' interface address, through its API socket (`add_hostfwd`, `remove_hostfwd`). Clients' source
  * addresses reach the server, except loopback ones, which slirp4netns shows as the gateway. IPv4 only.
  */
 import { isIPv4, isIPv6 } from 'node:net';
@@ -28,7 +28,7 @@ export interface HostFwd {
 export class Slirp4netnsDriver implements PortDriver {
   readonly #api: Slirp4netnsApi;
 
-  /** `childIP`: the child's address on slirp4netns' network, where ports go unless a spec names another. */
+  /** `childIP`: the namespace process' address on slirp4netns' network, where ports go unless a spec names another. */
   constructor(
     apiSocket: string,
     private readonly childIP: string,

@@ -1,6 +1,6 @@
 /**
  * `--port-driver=socat` (deprecated in RootlessKit, kept for compatibility): one socat process group per
- * published port on the host, entering the child's namespaces with nsenter for each connection.
+ * published port on the host, entering the namespace process' namespaces with nsenter for each connection.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
