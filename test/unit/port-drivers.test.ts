@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UserError } from '../../src/errors.js';
-import type { LaunchOptions } from '../../src/options.js';
-import type { PortDriverContext } from '../../src/port/drivers/descriptor.js';
-import { createPortDriver, networkArgsFor, noPortsMessage } from '../../src/port/drivers/registry.js';
+import { NET_DRIVERS, type LaunchOptions } from '../../src/options.js';
+import type { PortDriverContext, PortDriverDescriptor } from '../../src/port/drivers/descriptor.js';
+import { createPortDriver, networkArgsFor, noPortsMessage, PORT_DRIVER_DESCRIPTORS, PORT_DRIVERS } from '../../src/port/drivers/registry.js';
 import { hostFwd } from '../../src/port/drivers/slirp4netns/parent.js';
 import { socatArgv } from '../../src/port/drivers/socat/argv.js';
-import type { PortSpec } from '../../src/port/types.js';
+import { PROTOS, type PortSpec } from '../../src/port/types.js';
 
 const NS = { netns: '/proc/42/ns/net', userns: '/proc/42/ns/user' };
 const PDEATHSIG = ['setpriv', '--pdeathsig', 'KILL', '--'];
@@ -92,5 +92,20 @@ describe('no port driver', () => {
       "no port driver is available: nsgate was started with --port-driver=implicit, where ports are implicit: pasta forwards every port bound in the namespace by itself (a server listening on port N inside is reachable on the host's port N); start it with --port-driver=builtin, --port-driver=socat or --port-driver=bypass to publish ports one by one",
     );
     assert.match(noPortsMessage({ portDriver: 'none', net: 'host' }), /start it with --port-driver=builtin, --port-driver=slirp4netns, --port-driver=socat or --port-driver=bypass to publish/);
+  });
+});
+
+describe('the driver registry', () => {
+  it('lists each driver once, in --help order, with descriptors that agree with themselves', () => {
+    assert.deepEqual(PORT_DRIVERS, ['none', 'builtin', 'slirp4netns', 'socat', 'implicit', 'bypass']);
+    for (const d of PORT_DRIVER_DESCRIPTORS) {
+      const descriptor: PortDriverDescriptor = d;
+      assert.ok(descriptor.networks.every((net) => (NET_DRIVERS as readonly string[]).includes(net)), `${d.name}: known networks`);
+      assert.ok(descriptor.protos.every((proto) => (PROTOS as readonly string[]).includes(proto)), `${d.name}: known protos`);
+      // A driver publishes exactly when it has a parent half, and then names its protos.
+      assert.equal(descriptor.publishes, descriptor.parent !== undefined, `${d.name}: publishes iff it has a parent half`);
+      assert.equal(descriptor.publishes, descriptor.protos.length > 0, `${d.name}: publishes iff it has protos`);
+      assert.equal(descriptor.launch.insideRunsIn !== undefined, descriptor.inside !== undefined, `${d.name}: an inside half says where it runs`);
+    }
   });
 });
