@@ -1,5 +1,5 @@
 import type { PortDriverName } from './port/drivers/registry.js';
-import type { PortSpec } from './port/types.js';
+import type { PortRangeSpec } from './port/types.js';
 
 export const NET_DRIVERS = ['host', 'none', 'slirp4netns', 'pasta'] as const;
 export type NetDriverName = (typeof NET_DRIVERS)[number];
@@ -34,7 +34,7 @@ export interface LaunchOptions {
   slirp4netnsSeccomp: AutoBool;
   subidSource: 'auto' | 'dynamic' | 'static';
   portDriver: PortDriverName;
-  publish: PortSpec[];
+  publish: PortRangeSpec[];
   /** builtin: propagate non-loopback TCP clients' addresses to the servers inside. */
   sourceIpTransparent: boolean;
   debug: boolean;

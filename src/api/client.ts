@@ -1,7 +1,7 @@
 /** A client for the REST API on `api.sock`, nsgate's or RootlessKit's. */
 import http from 'node:http';
 import { errorMessage } from '../errors.js';
-import type { PortSpec, PortStatus } from '../port/types.js';
+import type { PortRangeSpec, PortSpec, PortStatus } from '../port/types.js';
 import { conformApiInfo, conformPortStatus } from './schema.js';
 import type { ApiInfo } from './types.js';
 
@@ -33,6 +33,20 @@ export class ApiClient {
 
   async addPort(spec: PortSpec): Promise<PortStatus> {
     return this.conform(conformPortStatus, await this.request('POST', '/v1/ports', JSON.stringify(spec)));
+  }
+
+  /**
+   * Adds a range (nsgate's extension) in one request; one port goes as RootlessKit's plain request. A server
+   * that answers a range with one object ignored the range fields (RootlessKit): that is an error.
+   */
+  async addPorts(spec: PortRangeSpec): Promise<PortStatus[]> {
+    if (spec.parentPortEnd === undefined && spec.childPortEnd === undefined) return [await this.addPort(spec)];
+    const body = await this.request('POST', '/v1/ports', JSON.stringify(spec));
+    if (!Array.isArray(body)) {
+      const id = (body as { id?: unknown } | null)?.id;
+      throw this.badAnswer(`it does not take port ranges (nsgate does) and added one port${typeof id === 'number' ? `, id ${id}: remove it with "remove-ports ${id}"` : ''}; add the ports one by one`);
+    }
+    return body.map((status) => this.conform(conformPortStatus, status));
   }
 
   async removePort(id: number): Promise<void> {

@@ -4,8 +4,8 @@
  */
 import { UserError } from '../errors.js';
 import { JsonFraction } from './go-json.js';
-import { validatePortSpec } from '../port/spec.js';
-import { PORT_STATES, PROTOS, type PortSpec, type PortStatus } from '../port/types.js';
+import { validatePortRangeSpec, validatePortSpec } from '../port/spec.js';
+import { PORT_STATES, PROTOS, type PortRangeSpec, type PortSpec, type PortStatus } from '../port/types.js';
 import type { ApiInfo } from './types.js';
 
 type FieldType =
@@ -14,6 +14,8 @@ type FieldType =
   | 'boolean'
   | { readonly oneOf: readonly string[] }
   | { readonly arrayOf: FieldType }
+  /** An object of any keys, each value of this type, in the order given. */
+  | { readonly recordOf: FieldType }
   | { readonly object: Schema };
 
 /**
@@ -36,10 +38,18 @@ const PORT_SPEC: Schema = {
   childIP: { type: 'string', optional: true },
 };
 
+/** A POST /v1/ports body: a PortSpec, or with nsgate's two extra fields a range of ports. */
+const PORT_RANGE_SPEC: Schema = {
+  ...PORT_SPEC,
+  parentPortEnd: { type: 'integer', optional: true },
+  childPortEnd: { type: 'integer', optional: true },
+};
+
 const PORT_STATUS: Schema = {
   id: { type: 'integer' },
   spec: { type: { object: PORT_SPEC } },
   state: { type: { oneOf: PORT_STATES }, optional: true },
+  stats: { type: { recordOf: 'integer' }, optional: true },
 };
 
 const API_INFO: Schema = {
@@ -102,6 +112,10 @@ function conformValue(value: unknown, type: FieldType, path: string): unknown {
     }
     return value;
   }
+  if ('recordOf' in type) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof JsonFraction) throw typeError(path, 'a JSON object', value);
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, conformValue(item, type.recordOf, `${path}.${key}`)]));
+  }
   if ('arrayOf' in type) {
     if (!Array.isArray(value)) throw typeError(path, 'an array', value);
     return value.map((item, i) => conformValue(item, type.arrayOf, `${path}[${i}]`));
@@ -145,6 +159,11 @@ function goFold(key: string): string {
 /** A `POST /v1/ports` body → a checked PortSpec (UserError naming the field otherwise). */
 export function decodePortSpec(body: unknown): PortSpec {
   return validatePortSpec(conformObject(body, PORT_SPEC, '') as unknown as PortSpec);
+}
+
+/** A `POST /v1/ports` body that may be a range (`parentPortEnd`, `childPortEnd`) → a checked spec. */
+export function decodePortRangeSpec(body: unknown): PortRangeSpec {
+  return validatePortRangeSpec(conformObject(body, PORT_RANGE_SPEC, '') as unknown as PortRangeSpec);
 }
 
 /** Type-checks and canonicalizes a `{id, spec}` (a server's answer, or ours before sending it). */

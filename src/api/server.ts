@@ -5,9 +5,9 @@ import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { UserError, errorMessage } from '../errors.js';
 import { decodeFirstJsonValue } from './go-json.js';
-import { conformApiInfo, conformPortStatus, decodePortSpec, toGoJSON } from './schema.js';
+import { conformApiInfo, conformPortStatus, decodePortRangeSpec, decodePortSpec, toGoJSON } from './schema.js';
 import { parsePortId } from '../port/spec.js';
-import type { PortService } from '../port/types.js';
+import type { PortService, PortStatus } from '../port/types.js';
 import type { ApiInfo } from './types.js';
 
 export interface ApiServerOptions {
@@ -151,17 +151,17 @@ function makeRoutes(opts: ApiServerOptions): Route[] {
     }),
     route('/v1/ports', {
       GET: {
-        doc: 'the published ports, `[{"id": ID, "spec": SPEC}]`',
-        handle: withPorts(async (ports) => ({
-          status: 200,
-          json: ports.list().map((status) => ownAnswer(conformPortStatus, status)),
-        })),
+        doc: 'the published ports, `[{"id": ID, "spec": SPEC, "stats": STATS}]` (`stats`, nsgate\'s, from a driver that counts: see "Traffic counters")',
+        handle: withPorts(async (ports) => ({ status: 200, json: await listPorts(ports) })),
       },
       POST: {
-        doc: 'publish a port: the body is a SPEC, `{"proto": "tcp", "parentIP": "127.0.0.1", "parentPort": 8080, "childIP": "", "childPort": 80}`; answers 201 `{"id": ID, "spec": SPEC}`',
+        doc: 'publish a port: the body is a SPEC, `{"proto": "tcp", "parentIP": "127.0.0.1", "parentPort": 8080, "childIP": "", "childPort": 80}`; answers 201 `{"id": ID, "spec": SPEC}`. `"parentPort": 0`: the kernel picks a free port, shown in the answer. With `"parentPortEnd"` and `"childPortEnd"` (nsgate\'s), a range, all or nothing: answers 201 with an array of `{"id": ID, "spec": SPEC}`, one per port',
         handle: withPorts(async (ports, req) => {
-          const spec = decodePortSpec(await readJsonBody(req));
-          return { status: 201, json: ownAnswer(conformPortStatus, await ports.add(spec)) };
+          const body = await readJsonBody(req);
+          if (!isRangeRequest(body)) return { status: 201, json: ownAnswer(conformPortStatus, await ports.add(decodePortSpec(body))) };
+          if (!ports.addRange) throw new UserError('this port service takes one port per request: send it without parentPortEnd and childPortEnd');
+          const added = await ports.addRange(decodePortRangeSpec(body));
+          return { status: 201, json: added.map((status) => ownAnswer(conformPortStatus, status)) };
         }),
       },
     }),
@@ -175,6 +175,22 @@ function makeRoutes(opts: ApiServerOptions): Route[] {
       },
     }),
   ];
+}
+
+/** GET /v1/ports: the entries, with their `stats` when the driver counts. */
+async function listPorts(ports: PortService): Promise<PortStatus[]> {
+  const list = ports.list();
+  const stats = await ports.stats?.();
+  return list.map((status) => ownAnswer(conformPortStatus, stats?.has(status.id) ? { ...status, stats: stats.get(status.id) } : status));
+}
+
+/**
+ * Whether a POST body asks for a range: it names parentPortEnd or childPortEnd (any case, as Go matches keys).
+ * A client that sends neither is RootlessKit's and gets RootlessKit's one-object answer.
+ */
+function isRangeRequest(body: unknown): boolean {
+  if (body === null || typeof body !== 'object') return false;
+  return Object.entries(body).some(([key, value]) => /^(parent|child)portend$/i.test(key) && value !== null && value !== 0);
 }
 
 /** Puts our own answer in RootlessKit's field order; a shape error here is our bug (500), not the client's. */

@@ -10,7 +10,7 @@ import { NET_DRIVERS, type LaunchOptions, type NetDriverName } from '../options.
 import { ipv4, ipv4ToNumber, networkAddresses } from '../network/addresses.js';
 import { PORT_DRIVER_DESCRIPTORS, PORT_DRIVERS, portDriverDescriptor, publishingDriverChoices } from '../port/drivers/registry.js';
 import { parsePortSpec } from '../port/spec.js';
-import type { PortSpec } from '../port/types.js';
+import type { PortRangeSpec } from '../port/types.js';
 import { orList } from '../text.js';
 import { ROOTLESSKIT_VERSION } from '../version.js';
 
@@ -132,7 +132,7 @@ const FLAGS = [
     help: 'port driver for non-host network',
     addition: PORT_DRIVER_DESCRIPTORS.flatMap((d) => ('addition' in d ? [d.addition] : [])).join(', '),
   },
-  { name: 'publish', alias: 'p', kind: 'repeatable', group: 'Port', help: 'publish ports. e.g. "127.0.0.1:8080:80/tcp"' },
+  { name: 'publish', alias: 'p', kind: 'repeatable', group: 'Port', help: 'publish ports. e.g. "127.0.0.1:8080:80/tcp"; a range of as many ports "127.0.0.1:8000-8009:80-89/tcp" (at most 1000); parent port 0 for a free one (builtin)' },
   {
     name: 'source-ip-transparent',
     kind: 'boolean',
@@ -361,7 +361,7 @@ function autoMtu(net: NetDriverName): number {
   return net === 'slirp4netns' || net === 'pasta' ? 65520 : 1500;
 }
 
-function publishSpec(text: string): PortSpec {
+function publishSpec(text: string): PortRangeSpec {
   try {
     return parsePortSpec(text);
   } catch (err) {

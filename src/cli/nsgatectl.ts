@@ -8,14 +8,15 @@ import { toGoJSON } from '../api/schema.js';
 import type { ApiInfo } from '../api/types.js';
 import { UserError, errorMessage } from '../errors.js';
 import { parsePortId, parsePortSpec } from '../port/spec.js';
-import type { PortSpec, PortStatus } from '../port/types.js';
+import { MAX_PORT_RANGE } from '../port/types.js';
+import type { PortRangeSpec, PortSpec, PortStats, PortStatus } from '../port/types.js';
 import { VERSION } from '../version.js';
 
 export type CommandName = 'list-ports' | 'add-ports' | 'remove-ports' | 'info';
 
 export type Command =
-  | { name: 'list-ports'; json: boolean }
-  | { name: 'add-ports'; json: boolean; specs: PortSpec[] }
+  | { name: 'list-ports'; json: boolean; stats: boolean }
+  | { name: 'add-ports'; json: boolean; specs: PortRangeSpec[] }
   | { name: 'remove-ports'; ids: number[] }
   | { name: 'info'; json: boolean };
 
@@ -39,19 +40,30 @@ interface CommandDoc {
   usage: string;
   argsUsage: string;
   description?: string;
-  hasJson: boolean;
+  /** Its boolean flags besides --help. */
+  flags: readonly Flag[];
 }
 
+type Flag = 'json' | 'stats';
+
+const FLAG_HELP: Readonly<Record<Flag, string>> = {
+  json: 'Prints as JSON (default: false)',
+  stats: "Prints each port's traffic counters (connections or flows, bytes, datagrams) as a table; --json always has them (default: false)",
+};
+
 const COMMANDS: Readonly<Record<CommandName, CommandDoc>> = {
-  'list-ports': { usage: 'List ports', argsUsage: '[flags]', hasJson: true },
+  'list-ports': { usage: 'List ports', argsUsage: '[flags]', flags: ['json', 'stats'] },
   'add-ports': {
     usage: 'Add ports',
     argsUsage: '[flags] PARENTIP:PARENTPORT[:CHILDIP]:CHILDPORT/PROTO [PARENTIP:PARENTPORT[:CHILDIP]:CHILDPORT/PROTO...]',
-    description: 'Add exposed ports. The port spec is similar to `docker run -p`. e.g. "127.0.0.1:8080:80/tcp".',
-    hasJson: true,
+    description:
+      'Add exposed ports. The port spec is similar to `docker run -p`. e.g. "127.0.0.1:8080:80/tcp".\n' +
+      `   A range of as many parent and child ports, e.g. "127.0.0.1:8000-8009:80-89/tcp" (at most ${MAX_PORT_RANGE}), is added all or nothing, one ID per port.\n` +
+      '   A parent port 0, e.g. "127.0.0.1:0:80/tcp", takes a free port the kernel picks (builtin driver): list-ports shows it.',
+    flags: ['json'],
   },
-  'remove-ports': { usage: 'Remove ports', argsUsage: '[flags] ID [ID...]', hasJson: false },
-  info: { usage: 'Show info', argsUsage: '[flags]', hasJson: true },
+  'remove-ports': { usage: 'Remove ports', argsUsage: '[flags] ID [ID...]', flags: [] },
+  info: { usage: 'Show info', argsUsage: '[flags]', flags: ['json'] },
 };
 
 /** The commands, in help order. */
@@ -121,7 +133,7 @@ export function parseArgs(argv: readonly string[]): Invocation {
 
 /** A command's flags (anywhere before `--`) and operands; 'help' for --help. */
 function parseCommand(name: CommandName, args: readonly string[]): Command | 'help' {
-  let json = false;
+  const set = new Set<Flag>();
   const operands: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -135,17 +147,20 @@ function parseCommand(name: CommandName, args: readonly string[]): Command | 'he
     }
     const [flag, inline] = splitFlag(arg);
     if (flag === 'help' || flag === 'h') return 'help';
-    if (flag !== 'json' || !COMMANDS[name].hasJson) {
-      const flags = COMMANDS[name].hasJson ? '--json, --help' : '--help';
+    const known = COMMANDS[name].flags.find((f) => f === flag);
+    if (!known) {
+      const flags = [...COMMANDS[name].flags.map((f) => `--${f}`), '--help'].join(', ');
       throw new UserError(`unknown flag ${JSON.stringify(arg)} for ${name} (its flags: ${flags})`);
     }
-    json = boolFlag(arg, inline);
+    if (boolFlag(arg, inline)) set.add(known);
+    else set.delete(known);
   }
+  const json = set.has('json');
   switch (name) {
     case 'list-ports':
     case 'info':
       if (operands.length > 0) throw new UserError(`${name} takes no arguments, got ${JSON.stringify(operands[0])}`);
-      return { name, json };
+      return name === 'info' ? { name, json } : { name, json, stats: set.has('stats') };
     case 'add-ports':
       if (operands.length === 0) throw new UserError('no port specified');
       return { name, json, specs: operands.map((spec) => parsePortSpec(spec)) };
@@ -197,13 +212,12 @@ async function run(command: Command, client: ApiClient, out: Writer): Promise<vo
   switch (command.name) {
     case 'list-ports': {
       const ports = await client.listPorts();
-      out.write(command.json ? ports.map(jsonLine).join('') : portTable(ports));
+      out.write(command.json ? ports.map(jsonLine).join('') : command.stats ? statsTable(ports) : portTable(ports));
       return;
     }
     case 'add-ports':
       for (const spec of command.specs) {
-        const status = await client.addPort(spec);
-        out.write(command.json ? jsonLine(status) : `${status.id}\n`);
+        for (const status of await client.addPorts(spec)) out.write(command.json ? jsonLine(status) : `${status.id}\n`);
       }
       return;
     case 'remove-ports':
@@ -227,16 +241,27 @@ function portTable(ports: readonly PortStatus[]): string {
   // STATE only from drivers that have one (bypass): rootlessctl's own table otherwise.
   const stated = ports.some((p) => p.state !== undefined);
   const header = ['ID', 'PROTO', 'PARENTIP', 'PARENTPORT', 'CHILDIP', 'CHILDPORT', ...(stated ? ['STATE'] : [])];
-  const rows = ports.map(({ id, spec, state }) => [
-    String(id),
-    spec.proto,
-    spec.parentIP ?? '',
-    String(spec.parentPort),
-    spec.childIP ?? '',
-    String(spec.childPort),
-    ...(stated ? [state ?? ''] : []),
-  ]);
+  const rows = ports.map(({ id, spec, state }) => [...portCells(id, spec), ...(stated ? [state ?? ''] : [])]);
   return formatTable([header, ...rows]);
+}
+
+/** list-ports --stats: who and what, then the counters ("-" where a column does not apply, or nothing counts). */
+function statsTable(ports: readonly PortStatus[]): string {
+  const header = ['ID', 'PROTO', 'PARENTIP', 'PARENTPORT', 'CHILDIP', 'CHILDPORT', 'CONNS/FLOWS', 'ACTIVE', 'BYTES_TO_CHILD', 'BYTES_FROM_CHILD', 'DGRAMS_TO_CHILD', 'DGRAMS_FROM_CHILD', 'REFUSED/DROPPED'];
+  const rows = ports.map(({ id, spec, stats }) => [...portCells(id, spec), ...statsCells(stats)]);
+  return formatTable([header, ...rows]);
+}
+
+/** rootlessctl's columns: ID PROTO PARENTIP PARENTPORT CHILDIP CHILDPORT. */
+function portCells(id: number, spec: PortSpec): string[] {
+  return [String(id), spec.proto, spec.parentIP ?? '', String(spec.parentPort), spec.childIP ?? '', String(spec.childPort)];
+}
+
+function statsCells(stats: PortStats | undefined): string[] {
+  const cell = (value: number | undefined) => (value === undefined ? '-' : String(value));
+  if (!stats) return Array<string>(7).fill('-');
+  if ('connections' in stats) return [stats.connections, stats.active, stats.bytesToChild, stats.bytesFromChild, undefined, undefined, stats.refused].map(cell);
+  return [stats.flows, stats.active, stats.bytesToChild, stats.bytesFromChild, stats.datagramsToChild, stats.datagramsFromChild, stats.dropped].map(cell);
 }
 
 /**
@@ -298,7 +323,7 @@ ${optionLines([
 function commandHelp(name: CommandName): string {
   const doc = COMMANDS[name];
   const description = doc.description ? `\nDESCRIPTION:\n   ${doc.description}\n` : '';
-  const flags: [string, string][] = doc.hasJson ? [['--json', 'Prints as JSON (default: false)']] : [];
+  const flags = doc.flags.map((flag): [string, string] => [`--${flag}`, FLAG_HELP[flag]]);
   return `NAME:
    nsgatectl ${name} - ${doc.usage}
 

@@ -1,5 +1,6 @@
 /** Messages between the relay engine (the agent's main thread) and its worker threads. */
 import type { MessagePort } from 'node:worker_threads';
+import type { Counters } from './counters.js';
 import type { ConnectionState } from './tcp-relay.js';
 
 /** Where a forward's connections or datagrams go inside the namespace. */
@@ -19,7 +20,9 @@ export type WorkerCommand =
   /** Carry on TCP connections of forward `id` that the starter held (sent after its `tcp` command). */
   | { t: 'adopt'; id: number; connections: ConnectionState[] }
   /** Stop using forward `id`'s socket and close its connections; the engine closes the socket itself. */
-  | { t: 'drop'; id: number };
+  | { t: 'drop'; id: number }
+  /** Report every forward's counters (`id` only tells the answers apart). */
+  | { t: 'stats'; id: number };
 
 export interface RelayWorkerData {
   /** Where commands arrive (announced on the worker's own eventfd). */
@@ -31,4 +34,4 @@ export interface RelayWorkerData {
 export type WorkerReport =
   | { t: 'wake'; fd: number }
   /** Command `cmd` for forward `id` is carried out (or failed with `error`). */
-  | { t: 'done'; cmd: WorkerCommand['t']; id: number; error?: string };
+  | { t: 'done'; cmd: WorkerCommand['t']; id: number; error?: string; stats?: Array<[number, Counters]> };

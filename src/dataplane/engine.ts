@@ -11,6 +11,7 @@ import { SysError } from '../sys/libc.js';
 import { relayCalls, type RelayCalls } from '../sys/relay-io.js';
 import { O_CLOEXEC, O_NONBLOCK } from '../sys/socket.js';
 import type { RelayWorkerData, Target, WorkerCommand, WorkerReport } from './commands.js';
+import { sumReadings, type Counters } from './counters.js';
 import { Starter } from './starter.js';
 
 const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
@@ -20,7 +21,7 @@ interface RelayWorker {
   readonly commands: MessagePort;
   readonly wakeFd: number;
   /** Answers awaited from this worker, by command and forward id ("tcp 3"). */
-  readonly waiting: Map<string, { resolve(): void; reject(err: Error): void }>;
+  readonly waiting: Map<string, { resolve(report: WorkerReport): void; reject(err: Error): void }>;
 }
 
 type TcpCommand = Extract<WorkerCommand, { t: 'tcp' }>;
@@ -43,6 +44,9 @@ export class RelayEngine {
   /** UDP forwards added before the first worker runs, for it. */
   private readonly queuedUdp = new Map<number, UdpCommand>();
   private readonly starter = new Starter();
+  /** What the starter counted before it handed its connections over (the workers count from there on). */
+  private starterReading: Array<[number, Counters]> = [];
+  private statsRequests = 0;
 
   private constructor(private readonly io: RelayCalls, private readonly setup: EngineSetup, private toStart: number) {}
 
@@ -82,11 +86,20 @@ export class RelayEngine {
     else await this.ask(this.workers[this.next++ % this.workers.length]!, cmd);
   }
 
+  /** Every forward's counters, summed over the loops that serve it. */
+  async stats(): Promise<Map<number, Counters>> {
+    const id = ++this.statsRequests;
+    const reports = await Promise.all(this.workers.map((w) => this.ask(w, { t: 'stats', id })));
+    const live = this.workers.length === 0 ? this.starter.reading() : [];
+    return sumReadings([this.starterReading, live, ...reports.map((r) => (r.t === 'done' && r.stats) || [])]);
+  }
+
   /** Stop forward `id` everywhere, closing its connections; then the socket can be closed. */
   async drop(id: number): Promise<void> {
     this.tcpForwards.delete(id);
     this.queuedUdp.delete(id);
     this.starter.drop(id);
+    this.starterReading = this.starterReading.filter(([forward]) => forward !== id);
     await Promise.all(this.workers.map((w) => this.ask(w, { t: 'drop', id })));
   }
 
@@ -101,6 +114,8 @@ export class RelayEngine {
       this.ask(w, cmd).catch((err: Error) => this.setup.fatal(`the relay for port ${cmd.id} did not start: ${err.message}`));
     }
     this.queuedUdp.clear();
+    // Its connections go on in the worker, which counts them as active from now on.
+    if (this.workers.length === 1) this.starterReading = this.starter.reading().map(([id, counters]) => [id, { ...counters, active: 0 }]);
     for (const [id, connections] of this.starter.handOver()) if (connections.length > 0) this.tell(w, { t: 'adopt', id, connections });
     if (this.tcpForwards.size > 0) this.startTheOthers();
   }
@@ -114,7 +129,7 @@ export class RelayEngine {
     }
   }
 
-  private ask(w: RelayWorker, cmd: WorkerCommand): Promise<void> {
+  private ask(w: RelayWorker, cmd: WorkerCommand): Promise<WorkerReport> {
     return new Promise((resolve, reject) => {
       w.waiting.set(`${cmd.t} ${cmd.id}`, { resolve, reject });
       this.tell(w, cmd);
@@ -141,7 +156,7 @@ export class RelayEngine {
           const waiter = w.waiting.get(key);
           w.waiting.delete(key);
           if (msg.error) waiter?.reject(new Error(msg.error));
-          else waiter?.resolve();
+          else waiter?.resolve(msg);
         });
         thread.off('error', reject);
         // Workers must not keep the process alive: it ends with COMMAND. (After the listeners: adding one refs again.)

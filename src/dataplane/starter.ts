@@ -9,6 +9,7 @@ import { Loop } from './loop.js';
 import { PipePool } from './pipe-pool.js';
 import { TcpForward, type ConnectionState } from './tcp-relay.js';
 import type { WorkerCommand } from './commands.js';
+import type { TcpCounters } from './counters.js';
 
 const POLL_MS = 1;
 
@@ -27,6 +28,11 @@ export class Starter {
   drop(id: number): void {
     this.forwards.get(id)?.drop();
     this.forwards.delete(id);
+  }
+
+  /** The counters of the forwards served here (until the hand-over). */
+  reading(): Array<[number, TcpCounters]> {
+    return [...this.forwards].map(([id, forward]) => [id, forward.reading()]);
   }
 
   /**

@@ -25,6 +25,7 @@ import {
 } from '../sys/socket.js';
 import { constants } from 'node:os';
 import type { Target } from './commands.js';
+import { tcpCounters, type TcpCounters } from './counters.js';
 import type { Loop } from './loop.js';
 import type { Pipe, PipePool } from './pipe-pool.js';
 import { isLoopbackSockaddr } from './sockaddr.js';
@@ -59,6 +60,8 @@ const SOURCE_IP_MARK_VALUE = Buffer.from([SOURCE_IP_MARK, 0, 0, 0]);
 /** A published TCP port, as seen by one worker (every worker accepts on the same listening socket). */
 export class TcpForward {
   readonly connections = new Set<TcpConnection>();
+  /** This loop's share of the forward's traffic (see counters.ts). */
+  readonly counts = tcpCounters();
   readonly targetAddr: Buffer;
   readonly targetFamily: number;
   private readonly clientAddr = Buffer.alloc(28);
@@ -93,6 +96,11 @@ export class TcpForward {
       if (errno === EMFILE || errno === ENFILE) this.rest();
       return;
     }
+  }
+
+  /** This loop's counters, with the connections it holds now as the active ones. */
+  reading(): TcpCounters {
+    return { ...this.counts, active: this.connections.size };
   }
 
   /** Leave new connections to the other loops; the ones accepted here stay until they end. */
@@ -191,8 +199,10 @@ class TcpConnection {
   /** A connection just accepted on `client`: dial the target inside. */
   static dial(forward: TcpForward, client: number, clientAddr: Buffer): void {
     const { sock } = forward.loop;
+    forward.counts.connections++;
     const up = sock.socket(forward.targetFamily, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (up < 0) {
+      forward.counts.refused++;
       closeWithReset(sock, client);
       return;
     }
@@ -282,6 +292,8 @@ class TcpConnection {
       if (d.pending > 0) {
         const n = io.splice(d.pipe!.r, null, d.to, null, d.pending, SPLICE_FLAGS);
         if (n < 0) return io.errno() === EAGAIN || this.abort();
+        if (d === this.toServer) this.forward.counts.bytesToTarget += n;
+        else this.forward.counts.bytesFromTarget += n;
         d.pending -= n;
         if (d.pending > 0) return true;
       }
@@ -322,7 +334,9 @@ class TcpConnection {
   private finish(reset: boolean): false {
     if (this.closed) return false;
     this.closed = true;
-    const { loop, pipes, connections } = this.forward;
+    const { loop, pipes, connections, counts } = this.forward;
+    // A dial that failed (refused, unreachable, timed out); not a connection dropped with its port.
+    if (reset && this.connecting) counts.refused++;
     if (this.connectTimer) loop.cancel(this.connectTimer);
     for (const d of [this.toServer, this.toClient]) {
       if (d.pipe && d.pending > 0) pipes.destroy(d.pipe);

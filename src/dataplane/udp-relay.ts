@@ -9,6 +9,7 @@ import { constants } from 'node:os';
 import { EPOLLIN } from '../sys/relay-io.js';
 import { encodeSockaddr, getIntOption, growReceiveBuffer, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_UDP, UDP_SEGMENT, AF_INET, AF_INET6 } from '../sys/socket.js';
 import { UDP_FLOW_IDLE_MS, type Target } from './commands.js';
+import { udpCounters, type UdpCounters } from './counters.js';
 import type { Loop } from './loop.js';
 import { Batch, SLOTS } from './udp-batch.js';
 
@@ -35,6 +36,8 @@ export class UdpForward {
   /** Whether this kernel has UDP GSO: one without it would ignore the control message and merge datagrams. */
   private readonly gso: boolean;
   private sweep: ReturnType<Loop['after']>;
+  /** The forward's traffic (see counters.ts): one loop owns a UDP port, so these are all of it. */
+  private readonly counts = udpCounters();
 
   constructor(private readonly loop: Loop, private readonly fd: number, target: Target) {
     this.batch = new Batch(loop);
@@ -44,6 +47,11 @@ export class UdpForward {
     loop.nonBlocking(fd);
     loop.add(fd, EPOLLIN, { onEvents: () => this.fromClients() });
     this.sweep = loop.after(SWEEP_MS, () => this.endIdleFlows());
+  }
+
+  /** The counters, with the flows alive now as the active ones. */
+  reading(): UdpCounters {
+    return { ...this.counts, active: this.flows.size };
   }
 
   /** Stop serving the port and end every flow (the port was removed). */
@@ -64,6 +72,7 @@ export class UdpForward {
       const flow = i < n ? this.flowFor(i, now) : undefined;
       if (i < n && flow === runFlow) continue;
       if (runFlow) this.send(runFlow, runFlow.fd, runStart, i, null);
+      else this.counts.dropped += i - runStart;
       runStart = i;
       runFlow = flow;
     }
@@ -88,6 +97,7 @@ export class UdpForward {
     }
     const flow: Flow = { fd, key, client, lastActive: Date.now(), gso: this.gso };
     this.flows.set(key, flow);
+    this.counts.flows++;
     this.loop.add(fd, EPOLLIN, { onEvents: () => this.fromServer(flow) });
     return flow;
   }
@@ -114,6 +124,7 @@ export class UdpForward {
     for (let m = from; m < end; ) {
       const sent = loop.io.sendmmsg(fd, batch.header(m), end - m, MSG_DONTWAIT);
       if (sent > 0) {
+        this.count(client === null, batch.firstSlot(m), m + sent < end ? batch.firstSlot(m + sent) : to);
         m += sent;
       } else if (batch.segmented(m) && GSO_REFUSALS.has(loop.io.errno())) {
         // The path cannot take this GSO send (its MTU, a tunnel): datagram by datagram from here on.
@@ -122,8 +133,22 @@ export class UdpForward {
         return;
       } else {
         // A refused datagram (the server's port closed: ECONNREFUSED) is skipped, not retried.
+        this.counts.dropped += (m + 1 < end ? batch.firstSlot(m + 1) : to) - batch.firstSlot(m);
         m++;
       }
+    }
+  }
+
+  /** Slots [from, to) went out, toward the target or (from it) back to a client. */
+  private count(toTarget: boolean, from: number, to: number): void {
+    let bytes = 0;
+    for (let i = from; i < to; i++) bytes += this.batch.received(i);
+    if (toTarget) {
+      this.counts.datagramsToTarget += to - from;
+      this.counts.bytesToTarget += bytes;
+    } else {
+      this.counts.datagramsFromTarget += to - from;
+      this.counts.bytesFromTarget += bytes;
     }
   }
 

@@ -15,6 +15,7 @@ const loop = new Loop();
 const wakeFd = loop.serve(commands, stopFd, (msg) => {
   const cmd = msg as WorkerCommand;
   try {
+    if (cmd.t === 'stats') return report({ t: 'done', cmd: cmd.t, id: cmd.id, stats: [...forwards].map(([id, f]) => [id, f.reading()]) });
     if (cmd.t === 'tcp') forwards.set(cmd.id, new TcpForward(loop, pipes, cmd.fd, cmd.target, cmd.sourceIp));
     else if (cmd.t === 'udp') forwards.set(cmd.id, new UdpForward(loop, cmd.fd, cmd.target));
     else if (cmd.t === 'adopt') (forwards.get(cmd.id) as TcpForward).adopt(cmd.connections);

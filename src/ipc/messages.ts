@@ -7,6 +7,7 @@
  */
 
 import type { Target } from '../dataplane/commands.js';
+import type { Counters } from '../dataplane/counters.js';
 
 /** Names the port driver whose inside half the process loads (absent: none). */
 export const PORT_DRIVER_ENV = 'NSGATE_PORT_DRIVER';
@@ -50,7 +51,9 @@ export type ParentMessage =
    * message (sendFdFor, receiveFdFor). The native relay accepts there and connects to `target`.
    */
   | { t: 'forward'; id: number; proto: 'tcp' | 'udp'; target: Target; sourceIp: boolean }
-  | { t: 'unforward'; id: number };
+  | { t: 'unforward'; id: number }
+  /** The native relay's counters of every forward (answered with `stats`). */
+  | { t: 'stats'; id: number };
 
 /** From the namespace process or the dialer to the parent. */
 export type InsideMessage =
@@ -65,4 +68,6 @@ export type InsideMessage =
   | { t: 'socket'; id: number }
   | { t: 'socket-error'; id: number; code: string; message: string }
   /** Answer to `forward` or `unforward`. */
-  | { t: 'forwarded'; id: number; error?: string };
+  | { t: 'forwarded'; id: number; error?: string }
+  /** Answer to `stats`: counters by forward id. */
+  | { t: 'stats'; id: number; stats: Array<[number, Counters]> };

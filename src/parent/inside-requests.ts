@@ -3,6 +3,7 @@ import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server, Socket } from 'node:net';
 import type { InsideMessage } from '../ipc/messages.js';
 import type { Target } from '../dataplane/commands.js';
+import type { Counters } from '../dataplane/counters.js';
 import { sendFdFor } from '../ipc/fd-channel.js';
 import type { DriverRequest, InsideProcess } from '../port/drivers/descriptor.js';
 
@@ -20,7 +21,7 @@ const gone = () => new InsideSocketError('ECHILD', 'the process in the namespace
 type Handle = Socket | UdpSocket | Server;
 
 interface Pending {
-  resolve(handle: Handle | undefined): void;
+  resolve(handle: Handle | undefined, stats?: Array<[number, Counters]>): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
 }
@@ -41,6 +42,7 @@ export class InsideRequests implements InsideProcess {
       if (msg.t === 'socket') this.settle(msg.id, handle);
       else if (msg.t === 'socket-error') this.settle(msg.id, undefined, new InsideSocketError(msg.code, msg.message));
       else if (msg.t === 'forwarded') this.settle(msg.id, undefined, msg.error === undefined ? undefined : new Error(msg.error));
+      else if (msg.t === 'stats') this.settle(msg.id, undefined, undefined, msg.stats);
     });
     proc.once('exit', () => {
       for (const id of [...this.pending.keys()]) this.settle(id, undefined, gone());
@@ -93,16 +95,26 @@ export class InsideRequests implements InsideProcess {
     }
   }
 
-  /** Send `msg` and wait for the answer to its id (`unforward` reuses its forward's). */
-  private request(msg: DriverRequest, expect: 'handle' | 'none' = 'handle'): Promise<Handle | undefined> {
+  /** The native relay's counters, by the ids `forward` returned. */
+  async relayStats(): Promise<Map<number, Counters>> {
+    let stats: Array<[number, Counters]> = [];
+    await this.request({ t: 'stats', id: this.nextId++ }, 'none', (got) => (stats = got));
+    return new Map(stats);
+  }
+
+  /** Send `msg` and wait for the answer to its id (`unforward` reuses its forward's); `onStats` takes a `stats` answer. */
+  private request(msg: DriverRequest, expect: 'handle' | 'none' = 'handle', onStats?: (stats: Array<[number, Counters]>) => void): Promise<Handle | undefined> {
     const { id } = msg;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new InsideSocketError('ETIMEDOUT', `no answer from inside the namespace within ${SOCKET_TIMEOUT_MS / 1000} s`));
       }, SOCKET_TIMEOUT_MS);
-      const settleAs = (handle: Handle | undefined) =>
-        expect === 'handle' && !handle ? reject(new Error('socket answer without a socket')) : resolve(handle);
+      const settleAs = (handle: Handle | undefined, stats?: Array<[number, Counters]>) => {
+        if (stats) onStats?.(stats);
+        if (expect === 'handle' && !handle) reject(new Error('socket answer without a socket'));
+        else resolve(handle);
+      };
       this.pending.set(id, { resolve: settleAs, reject, timer });
       if (!this.proc.connected) return this.settle(id, undefined, gone());
       try {
@@ -113,7 +125,7 @@ export class InsideRequests implements InsideProcess {
     });
   }
 
-  private settle(id: number, handle: Handle | undefined, err?: Error): void {
+  private settle(id: number, handle: Handle | undefined, err?: Error, stats?: Array<[number, Counters]>): void {
     const p = this.pending.get(id);
     if (!p) {
       // Answered after its timeout: nobody wants it any more.
@@ -124,6 +136,6 @@ export class InsideRequests implements InsideProcess {
     this.pending.delete(id);
     clearTimeout(p.timer);
     if (err) p.reject(err);
-    else p.resolve(handle);
+    else p.resolve(handle, stats);
   }
 }

@@ -147,8 +147,8 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       ...(portDriver ? { portDriver: portDriver.info() } : {}),
     });
     for (const spec of options.publish) {
-      const { id } = await step(ports!.add(spec));
-      log.debug(`published ${formatPortSpec(spec)} as port ${id}`);
+      const added = await step(ports!.addRange(spec));
+      log.debug(`published ${formatPortSpec(spec)} as port ${added.map((p) => `${p.id} (${p.spec.parentPort})`).join(', ')}`);
     }
 
     // In RootlessKit's order, which scripts may wait on: child_pid (read-only) once the network and the

@@ -1,15 +1,19 @@
 /** The port manager: ids, conflicts, and add/remove that either fully happen or not at all. */
 
 import { UserError, errorMessage } from '../errors.js';
-import { formatPortSpec, validatePortSpec } from './spec.js';
+import { expandPortRange, formatPortSpec, validatePortRangeSpec, validatePortSpec } from './spec.js';
 import type { Log } from '../log.js';
-import type { PortDriver, PortForward, PortService, PortSpec, PortStatus } from './types.js';
+import { portStats } from './stats.js';
+import type { PortDriver, PortForward, PortRangeSpec, PortService, PortSpec, PortStats, PortStatus } from './types.js';
 
 interface Entry {
   spec: PortSpec;
   forward: PortForward;
   key: string;
 }
+
+/** Ports of a range opened at once: enough to overlap the round trips, few enough not to flood the fd channel. */
+const OPEN_CONCURRENCY = 32;
 
 export class PortManager implements PortService {
   readonly #driver: PortDriver;
@@ -20,6 +24,7 @@ export class PortManager implements PortService {
    * Conflict key -> who holds it, for the conflict message. A key is taken synchronously
    * when an add starts and released only once its port is closed (or failed to open), so
    * concurrent adds cannot both pass the check and a removed port's socket is gone first.
+   * A parent port 0 takes its key once the kernel has picked the port.
    */
   readonly #claims = new Map<string, string>();
 
@@ -32,25 +37,89 @@ export class PortManager implements PortService {
     return [...this.#entries].map(([id, { spec, forward }]) => ({ id, spec: { ...spec }, ...(forward.state ? { state: forward.state() } : {}) }));
   }
 
+  /** Each port's traffic by id, from drivers that count (undefined from the others). */
+  async stats(): Promise<Map<number, PortStats> | undefined> {
+    if (!this.#driver.counters) return undefined;
+    const counters = await this.#driver.counters();
+    const stats = new Map<number, PortStats>();
+    for (const [id, { spec, forward }] of this.#entries) {
+      stats.set(id, portStats(spec.proto, forward.countersKey === undefined ? undefined : counters.get(forward.countersKey)));
+    }
+    return stats;
+  }
+
   async add(input: PortSpec): Promise<PortStatus> {
     const spec = validatePortSpec(input);
-    const key = conflictKey(spec);
-    const holder = this.#claims.get(key);
-    if (holder !== undefined) {
-      throw new UserError(`port ${formatPortSpec(spec)} conflicts with ${holder} (same proto, parent IP and parent port)`);
+    return (await this.#addAll(spec, [spec]))[0]!;
+  }
+
+  /** Adds one port or a range of them, all or none; the entries come back in port order. */
+  async addRange(input: PortRangeSpec): Promise<PortStatus[]> {
+    const range = validatePortRangeSpec(input);
+    return this.#addAll(range, expandPortRange(range));
+  }
+
+  async #addAll(range: PortRangeSpec, specs: PortSpec[]): Promise<PortStatus[]> {
+    if (range.parentPort === 0 && !this.#driver.picksParentPort) {
+      throw new UserError(`parent port 0 (a free port the kernel picks) is not supported by the ${this.#driver.info().driver} port driver: give a port number (--port-driver=builtin can pick one)`);
     }
-    this.#claims.set(key, `${formatPortSpec(spec)}, which is being added`);
-    let forward: PortForward;
+    const keys = specs.map((spec) => (spec.parentPort === 0 ? undefined : conflictKey(spec)));
+    keys.forEach((key, i) => {
+      const holder = key === undefined ? undefined : this.#claims.get(key);
+      if (holder !== undefined) {
+        const which = specs.length > 1 ? `port ${formatPortSpec(specs[i]!)} of the range ${formatPortSpec(range)} (none of it added)` : `port ${formatPortSpec(specs[i]!)}`;
+        throw new UserError(`${which} conflicts with ${holder} (same proto, parent IP and parent port)`);
+      }
+    });
+    const adding = `${formatPortSpec(range)}, which is being added`;
+    for (const key of keys) if (key !== undefined) this.#claims.set(key, adding);
+    const release = () => keys.forEach((key) => key !== undefined && this.#claims.delete(key));
+    let forwards: PortForward[];
     try {
-      forward = await this.#driver.open({ ...spec });
+      forwards = await this.#openAll(range, specs);
     } catch (err) {
-      this.#claims.delete(key);
+      release();
       throw err;
     }
-    const id = this.#nextId++;
-    this.#entries.set(id, { spec, forward, key });
-    this.#claims.set(key, portLabel(id, spec));
-    return { id, spec: { ...spec } };
+    const opened = specs.map((spec, i) => ({ ...spec, parentPort: forwards[i]!.parentPort ?? spec.parentPort }));
+    // The kernel's pick is free on the host, but a string-keyed claim (0.0.0.0 against an empty IP) may hold it.
+    const picked = opened.map((spec, i) => (keys[i] === undefined ? conflictKey(spec) : undefined));
+    const taken = picked.findIndex((key) => key !== undefined && this.#claims.has(key));
+    if (taken >= 0) {
+      release();
+      await Promise.all(forwards.map((f) => f.close().catch(() => {})));
+      throw new UserError(`the port the kernel picked, ${formatPortSpec(opened[taken]!)}, conflicts with ${this.#claims.get(picked[taken]!)}: try again`);
+    }
+    return opened.map((spec, i) => {
+      const id = this.#nextId++;
+      const key = keys[i] ?? picked[i]!;
+      this.#entries.set(id, { spec, forward: forwards[i]!, key });
+      this.#claims.set(key, portLabel(id, spec));
+      return { id, spec: { ...spec } };
+    });
+  }
+
+  /** Opens every port of `specs`, OPEN_CONCURRENCY at a time; if one fails, closes the others and throws its error. */
+  async #openAll(range: PortRangeSpec, specs: PortSpec[]): Promise<PortForward[]> {
+    const forwards: PortForward[] = [];
+    let failure: { error: unknown; spec: PortSpec } | undefined;
+    let next = 0;
+    const opener = async (): Promise<void> => {
+      while (failure === undefined && next < specs.length) {
+        const i = next++;
+        try {
+          forwards[i] = await this.#driver.open({ ...specs[i]! });
+        } catch (error) {
+          failure ??= { error, spec: specs[i]! };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, specs.length) }, opener));
+    if (failure === undefined) return forwards;
+    await Promise.all(forwards.map((forward) => forward?.close().catch(() => {})));
+    const { error, spec } = failure;
+    if (specs.length === 1 || !(error instanceof UserError)) throw error;
+    throw new UserError(`the range ${formatPortSpec(range)} was not added (no port of it is open): port ${formatPortSpec(spec)}: ${error.message}`);
   }
 
   async remove(id: number): Promise<void> {

@@ -2,16 +2,19 @@
 
 import { UserError } from '../errors.js';
 import { ipFamily, isGoIP } from './ip.js';
-import { PROTOS, type PortSpec, type Proto } from './types.js';
+import { MAX_PORT_RANGE, PROTOS, type PortRangeSpec, type PortSpec, type Proto } from './types.js';
 
 type Field = keyof PortSpec;
 /** Throws a UserError naming `field` and saying what is wrong with it, e.g. ('parentPort', 'is out of range'). */
 type Fail = (field: Field, problem: string) => never;
 
-const FORM = '[PARENT_IP]:PARENT_PORT[:CHILD_IP]:CHILD_PORT/PROTO, e.g. 0.0.0.0:8080:80/tcp';
+const FORM = '[PARENT_IP]:PARENT_PORT[:CHILD_IP]:CHILD_PORT/PROTO (either port may be a range FIRST-LAST), e.g. 0.0.0.0:8080:80/tcp';
 const PORT_RANGE = '(allowed: 1-65535)';
+const PARENT_PORT_RANGE = '(allowed: 1-65535, or 0 for a free port the kernel picks)';
 /** A port as Go's strconv.Atoi reads it (RootlessKit's): decimal digits, an optional sign. */
 const PORT_TEXT = /^[+-]?[0-9]+$/;
+/** nsgate's range of ports, FIRST-LAST. */
+const RANGE_TEXT = /^([0-9]+)-([0-9]+)$/;
 /** What Go's text/scanner skips between tokens: RootlessKit ignores it around the parts before the child port. */
 const BLANK = /^[ \t\n\r]+|[ \t\n\r]+$/g;
 const UNKNOWN_PROTO = `is unknown (allowed: ${PROTOS.join(', ')})`;
@@ -27,22 +30,58 @@ const LABELS: Record<Field, string> = {
  * Parses `<parentIP>:<parentPort>[:<childIP>]:<childPort>/<proto>` as RootlessKit v2 does: the proto is
  * after the last "/", the child port after the last ":" before it; the parts before the child port may
  * be in brackets (needed only for IPv6) and surrounded by blanks; either IP may be empty.
+ * nsgate's extensions: a parent port 0 (the kernel picks one when it binds), and both ports as ranges of
+ * the same length (`8000-8009:80-89`), which come back with `parentPortEnd` and `childPortEnd`.
  */
-export function parsePortSpec(text: string): PortSpec {
+export function parsePortSpec(text: string): PortRangeSpec {
   const fail = (problem: string): never => {
     throw new UserError(`invalid port spec ${JSON.stringify(text)}: ${problem}`);
   };
   const parts = splitSpec(text, fail);
   const failField: Fail = (field, problem) => fail(`${LABELS[field]} ${JSON.stringify(parts[field]?.raw)} ${problem}`);
   const ip = (field: 'parentIP' | 'childIP'): string | undefined => parts[field]?.value;
-  const port = (field: 'parentPort' | 'childPort'): number => {
-    if (!PORT_TEXT.test(parts[field].value)) failField(field, `is not a decimal number ${PORT_RANGE}`);
-    return Number(parts[field].value);
+  const port = (field: 'parentPort' | 'childPort'): [number, number?] => {
+    const range = RANGE_TEXT.exec(parts[field].value);
+    if (range) return [Number(range[1]), Number(range[2])];
+    if (!PORT_TEXT.test(parts[field].value)) failField(field, `is not a decimal number or a range like 8000-8009 ${field === 'parentPort' ? PARENT_PORT_RANGE : PORT_RANGE}`);
+    return [Number(parts[field].value)];
   };
-  return checkSpec(
-    { proto: parts.proto.value, parentIP: ip('parentIP'), parentPort: port('parentPort'), childIP: ip('childIP'), childPort: port('childPort') },
+  const [parentPort, parentPortEnd] = port('parentPort');
+  const [childPort, childPortEnd] = port('childPort');
+  const spec = checkSpec(
+    { proto: parts.proto.value, parentIP: ip('parentIP'), parentPort, childIP: ip('childIP'), childPort },
     failField,
   );
+  if (parentPortEnd === undefined && childPortEnd === undefined) return spec;
+  return checkRange(spec, parentPortEnd ?? parentPort, childPortEnd ?? childPort, (problem) =>
+    fail(`${problem} (write equal ranges, e.g. ${formatIP(spec.parentIP ?? '')}:8000-8009:80-89/${spec.proto})`),
+  );
+}
+
+/**
+ * Adds the ends of a range to `spec` (a checked single port: its first one), or fails with `fail`:
+ * both ranges the same length, ends not before starts, no parent port 0, at most MAX_PORT_RANGE ports.
+ */
+function checkRange(spec: PortSpec, parentPortEnd: number, childPortEnd: number, fail: (problem: string) => never): PortRangeSpec {
+  const parentCount = parentPortEnd - spec.parentPort + 1;
+  const childCount = childPortEnd - spec.childPort + 1;
+  if (parentCount < 1) fail(`the parent range ${spec.parentPort}-${parentPortEnd} ends before it starts`);
+  if (childCount < 1) fail(`the child range ${spec.childPort}-${childPortEnd} ends before it starts`);
+  if (parentPortEnd > 65535 || childPortEnd > 65535) fail(`a range ends past port 65535`);
+  if (spec.parentPort === 0) fail('a parent port 0 (a free port the kernel picks) cannot start a range: give a real first port');
+  if (parentCount !== childCount) {
+    const what = (count: number, first: number, last: number) => (count === 1 ? `one port (${first})` : `${count} ports (${first}-${last})`);
+    fail(`the parent side is ${what(parentCount, spec.parentPort, parentPortEnd)} but the child side is ${what(childCount, spec.childPort, childPortEnd)}: both must have as many`);
+  }
+  if (parentCount > MAX_PORT_RANGE) fail(`a range of ${parentCount} ports is longer than the limit of ${MAX_PORT_RANGE}`);
+  return { ...spec, parentPortEnd, childPortEnd };
+}
+
+/** The single ports of a range, in order (the spec itself when it is one port). */
+export function expandPortRange(range: PortRangeSpec): PortSpec[] {
+  const { parentPortEnd, childPortEnd, ...spec } = range;
+  const count = parentPortEnd === undefined ? 1 : parentPortEnd - spec.parentPort + 1;
+  return Array.from({ length: count }, (_, i) => ({ ...spec, parentPort: spec.parentPort + i, childPort: spec.childPort + i }));
 }
 
 interface Part {
@@ -75,7 +114,8 @@ function splitSpec(text: string, fail: (problem: string) => never): SpecParts {
   const colon = text.lastIndexOf(':', slash);
   const childPort = text.slice(colon + 1, slash);
   const head = colon < 0 ? [] : splitHead(text.slice(0, colon), fail);
-  if (head.length === 1 && PORT_TEXT.test(head[0]!.value) && PORT_TEXT.test(childPort)) {
+  const isPort = (part: string) => PORT_TEXT.test(part) || RANGE_TEXT.test(part);
+  if (head.length === 1 && isPort(head[0]!.value) && isPort(childPort)) {
     fail(`missing the parent IP part, which may be empty: write ":${text}" (all addresses) or "0.0.0.0:${text}"`);
   }
   if (head.length < 2 || head.length > 3) {
@@ -133,9 +173,10 @@ export function parsePortId(text: string): number | undefined {
 }
 
 /** Formats `spec` in the grammar of parsePortSpec: parsePortSpec(formatPortSpec(s)) deep-equals s. */
-export function formatPortSpec(spec: PortSpec): string {
+export function formatPortSpec(spec: PortRangeSpec): string {
   const childIP = spec.childIP ? `${formatIP(spec.childIP)}:` : '';
-  return `${formatIP(spec.parentIP ?? '')}:${spec.parentPort}:${childIP}${spec.childPort}/${spec.proto}`;
+  const ports = (first: number, last: number | undefined) => (last === undefined ? `${first}` : `${first}-${last}`);
+  return `${formatIP(spec.parentIP ?? '')}:${ports(spec.parentPort, spec.parentPortEnd)}:${childIP}${ports(spec.childPort, spec.childPortEnd)}/${spec.proto}`;
 }
 
 function formatIP(ip: string): string {
@@ -160,6 +201,25 @@ export function validatePortSpec(spec: PortSpec): PortSpec {
     if (fields[field] === undefined) throw new UserError(`${prefix}: ${field} is missing`);
   }
   return checkSpec(fields, fail);
+}
+
+/**
+ * validatePortSpec for a spec that may be a range: `parentPortEnd` and `childPortEnd` (absent, or 0 like
+ * Go's zero value, for one port; one alone stands for a range on that side only, which is refused).
+ */
+export function validatePortRangeSpec(input: PortRangeSpec): PortRangeSpec {
+  const spec = validatePortSpec(input);
+  const ends: Partial<Record<'parentPortEnd' | 'childPortEnd', unknown>> = input;
+  const end = (field: 'parentPortEnd' | 'childPortEnd', start: number): number => {
+    const value = ends[field];
+    if (value === undefined || value === null || value === 0) return start;
+    if (typeof value !== 'number' || !Number.isInteger(value)) throw new UserError(`invalid port spec ${JSON.stringify(input)}: ${field} ${JSON.stringify(value)} is not an integer port`);
+    return value;
+  };
+  if (end('parentPortEnd', 0) === 0 && end('childPortEnd', 0) === 0) return spec;
+  return checkRange(spec, end('parentPortEnd', spec.parentPort), end('childPortEnd', spec.childPort), (problem) => {
+    throw new UserError(`invalid port spec ${JSON.stringify(input)}: ${problem} (send both ends, e.g. {"parentPort":8000,"parentPortEnd":8009,"childPort":80,"childPortEnd":89})`);
+  });
 }
 
 /** The checks on field values shared by both entry points; builds the spec in field order. */
@@ -195,10 +255,11 @@ function checkIP(field: 'parentIP' | 'childIP', value: unknown, fail: Fail): str
 }
 
 function checkPort(field: 'parentPort' | 'childPort', value: unknown, fail: Fail): number {
-  if (typeof value !== 'number') fail(field, `is not a number ${PORT_RANGE}`);
+  const allowed = field === 'parentPort' ? PARENT_PORT_RANGE : PORT_RANGE;
+  if (typeof value !== 'number') fail(field, `is not a number ${allowed}`);
   // Range first: a huge decimal string parses to Infinity, which is out of range rather than "not an integer".
-  if (!(value >= 1 && value <= 65535)) fail(field, `is out of range ${PORT_RANGE}`);
-  if (!Number.isInteger(value)) fail(field, `is not an integer ${PORT_RANGE}`);
+  if (!(value >= (field === 'parentPort' ? 0 : 1) && value <= 65535)) fail(field, `is out of range ${allowed}`);
+  if (!Number.isInteger(value)) fail(field, `is not an integer ${allowed}`);
   return value;
 }
 

@@ -171,3 +171,12 @@ export function closeWithReset(c: SocketCalls, fd: number): void {
   c.setsockopt(fd, SOL_SOCKET, SO_LINGER, linger, 8);
   c.close(fd);
 }
+
+/** The address a socket is bound to (a port the kernel picked for a bind to port 0). */
+export function localAddress(c: SocketCalls, fd: number): { family: 4 | 6; ip: string; port: number } {
+  const addr = Buffer.alloc(28);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(28);
+  check(c.koffi, 'getsockname', c.getsockname(fd, addr, len));
+  return decodeSockaddr(addr);
+}

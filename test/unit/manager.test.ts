@@ -204,3 +204,70 @@ describe('PortManager closeAll', () => {
     assert.deepEqual(driver.events, ['stop']);
   });
 });
+
+/** A driver that picks a parent port for 0 (from 40000 up) and fails to open the ports in `busy`. */
+class PickingDriver extends FakeDriver {
+  readonly picksParentPort = true;
+  readonly busy = new Set<number>();
+  private nextPick = 40000;
+
+  override async open(spec: PortSpec): Promise<PortForward> {
+    if (this.busy.has(spec.parentPort)) {
+      await tick();
+      throw new UserError(`port ${spec.parentPort} is taken`);
+    }
+    const parentPort = spec.parentPort === 0 ? this.nextPick++ : spec.parentPort;
+    return { ...(await super.open({ ...spec, parentPort })), parentPort };
+  }
+}
+
+describe('PortManager ranges', () => {
+  test('a range becomes one entry per port, in order, with consecutive ids', async () => {
+    const { ports } = setup();
+    await add(ports, ':7000:70/tcp');
+    const added = await ports.addRange(parsePortSpec('127.0.0.1:8000-8009:80-89/tcp'));
+    assert.deepEqual(added.map((p) => p.id), [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    assert.deepEqual(added.map((p) => [p.spec.parentPort, p.spec.childPort]), Array.from({ length: 10 }, (_, i) => [8000 + i, 80 + i]));
+    assert.deepEqual(ports.list().slice(1), added);
+  });
+
+  test('a range that collides half-way adds nothing, names the port, and frees its claims', async () => {
+    const { driver, ports } = setup();
+    await add(ports, '127.0.0.1:8005:80/tcp');
+    await assert.rejects(
+      ports.addRange(parsePortSpec('127.0.0.1:8000-8009:80-89/tcp')),
+      userError(/^port 127\.0\.0\.1:8005:85\/tcp of the range 127\.0\.0\.1:8000-8009:80-89\/tcp \(none of it added\) conflicts with id 1 \(127\.0\.0\.1:8005:80\/tcp\)/),
+    );
+    assert.deepEqual(driver.events, ['open 127.0.0.1:8005:80/tcp'], 'nothing of the range was opened');
+    assert.equal(ports.list().length, 1);
+    assert.equal((await ports.addRange(parsePortSpec('127.0.0.1:8000-8004:80-84/tcp'))).length, 5, 'the free part can be added');
+  });
+
+  test('a port of a range that fails to open closes the opened ones: nothing stays', async () => {
+    const driver = new PickingDriver();
+    const ports = new PortManager(driver, createLog(false));
+    driver.busy.add(8050);
+    await assert.rejects(
+      ports.addRange(parsePortSpec(':8000-8099:8000-8099/udp')),
+      userError(/^the range :8000-8099:8000-8099\/udp was not added \(no port of it is open\): port :8050:8050\/udp: port 8050 is taken$/),
+    );
+    const opened = driver.events.filter((e) => e.startsWith('open')).map((e) => e.slice(5));
+    const closed = driver.events.filter((e) => e.startsWith('close')).map((e) => e.slice(6));
+    assert.ok(opened.length > 0);
+    assert.deepEqual(closed.sort(), opened.sort());
+    assert.deepEqual(ports.list(), []);
+    assert.equal((await ports.add(parsePortSpec(':8000:8000/udp'))).id, 1, 'ids are not used up and claims are freed');
+  });
+
+  test('parent port 0: the picked port is listed and claimed; a driver that cannot pick refuses', async () => {
+    const driver = new PickingDriver();
+    const ports = new PortManager(driver, createLog(false));
+    const first = await ports.add(parsePortSpec('127.0.0.1:0:80/tcp'));
+    assert.equal(first.spec.parentPort, 40000);
+    assert.equal((await ports.add(parsePortSpec('127.0.0.1:0:81/tcp'))).spec.parentPort, 40001);
+    assert.deepEqual(ports.list().map((p) => p.spec.parentPort), [40000, 40001]);
+    await assert.rejects(add(ports, '127.0.0.1:40000:82/tcp'), userError(/conflicts with id 1 \(127\.0\.0\.1:40000:80\/tcp\)/));
+    const { ports: plain } = setup();
+    await assert.rejects(add(plain, '127.0.0.1:0:80/tcp'), userError(/^parent port 0 \(a free port the kernel picks\) is not supported by the fake port driver: give a port number/));
+  });
+});

@@ -100,8 +100,9 @@ async function withServer(
 describe('parseArgs', () => {
   test('global flags, commands and their flags', () => {
     const cases: [string[], Invocation][] = [
-      [['list-ports'], { action: 'run', socket: undefined, debug: false, command: { name: 'list-ports', json: false } }],
-      [['--socket', '/s', '--debug', 'list-ports', '--json'], { action: 'run', socket: '/s', debug: true, command: { name: 'list-ports', json: true } }],
+      [['list-ports'], { action: 'run', socket: undefined, debug: false, command: { name: 'list-ports', json: false, stats: false } }],
+      [['list-ports', '--stats'], { action: 'run', socket: undefined, debug: false, command: { name: 'list-ports', json: false, stats: true } }],
+      [['--socket', '/s', '--debug', 'list-ports', '--json'], { action: 'run', socket: '/s', debug: true, command: { name: 'list-ports', json: true, stats: false } }],
       [['--socket=/s', 'info', '--json=true'], { action: 'run', socket: '/s', debug: false, command: { name: 'info', json: true } }],
       [['-socket', '/s', '-debug=false', 'info', '-json'], { action: 'run', socket: '/s', debug: false, command: { name: 'info', json: true } }],
       [['remove-ports', '3', '--', '4'], { action: 'run', socket: undefined, debug: false, command: { name: 'remove-ports', ids: [3, 4] } }],
@@ -148,7 +149,7 @@ describe('parseArgs', () => {
       [['help', 'bogus'], /^unknown command "bogus"/],
       [['--bogus', 'info'], /^unknown flag "--bogus"/],
       [['--bogus', 'info'], commands],
-      [['list-ports', '--bogus'], /^unknown flag "--bogus" for list-ports \(its flags: --json, --help\)$/],
+      [['list-ports', '--bogus'], /^unknown flag "--bogus" for list-ports \(its flags: --json, --stats, --help\)$/],
       [['list-ports', '--socket', '/s'], /^unknown flag "--socket" for list-ports/],
       [['remove-ports', '--json', '1'], /^unknown flag "--json" for remove-ports \(its flags: --help\)$/],
       [['--socket'], /^flag --socket needs a value/],

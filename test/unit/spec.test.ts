@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { UserError } from '../../src/errors.js';
-import { formatPortSpec, parsePortSpec, validatePortSpec } from '../../src/port/spec.js';
+import { expandPortRange, formatPortSpec, parsePortSpec, validatePortRangeSpec, validatePortSpec } from '../../src/port/spec.js';
 import { PROTOS, type PortSpec, type Proto } from '../../src/port/types.js';
 
 const VALID: [string, PortSpec][] = [
@@ -38,9 +38,9 @@ const spec = (proto: Proto, parentIP: string | undefined, parentPort: number, ch
  * -p SPEC true` as the test user, and its own portutil package on 1.1 million generated specs), and nsgate's.
  * nsgate accepts what v2.3.4 accepts, with the same meaning, and refuses what it refuses, except the rows marked
  * `deliberate`: v2.3.4 accepts those by accident of the Go tokenizer it splits specs with (text/scanner), and
- * publishes something other than what was written.
+ * publishes something other than what was written. Rows marked `extension` are nsgate's own forms that v2.3.4 refuses.
  */
-const ROOTLESSKIT_TABLE: { text: string; rootlesskit: 'accepts' | 'refuses'; nsgate: Verdict; deliberate?: string }[] = [
+const ROOTLESSKIT_TABLE: { text: string; rootlesskit: 'accepts' | 'refuses'; nsgate: Verdict; deliberate?: string; extension?: string }[] = [
   { text: '127.0.0.1:47801:80/tcp', rootlesskit: 'accepts', nsgate: spec('tcp', '127.0.0.1', 47801, undefined, 80) },
   { text: ':47801:80/tcp', rootlesskit: 'accepts', nsgate: spec('tcp', undefined, 47801, undefined, 80) },
   { text: '0.0.0.0:47801:80/tcp4', rootlesskit: 'accepts', nsgate: spec('tcp4', '0.0.0.0', 47801, undefined, 80) },
@@ -83,14 +83,14 @@ const ROOTLESSKIT_TABLE: { text: string; rootlesskit: 'accepts' | 'refuses'; nsg
   { text: '127.0.0.1:47801:080/tcp', rootlesskit: 'accepts', nsgate: spec('tcp', '127.0.0.1', 47801, undefined, 80) },
   { text: '127.0.0.1:+47801:80/tcp', rootlesskit: 'accepts', nsgate: spec('tcp', '127.0.0.1', 47801, undefined, 80) },
   { text: '127.0.0.1:47801:+80/tcp', rootlesskit: 'accepts', nsgate: spec('tcp', '127.0.0.1', 47801, undefined, 80) },
-  { text: '127.0.0.1:-47801:80/tcp', rootlesskit: 'refuses', nsgate: /parent port "-47801" is out of range \(allowed: 1-65535\)/ },
+  { text: '127.0.0.1:-47801:80/tcp', rootlesskit: 'refuses', nsgate: /parent port "-47801" is out of range \(allowed: 1-65535, or 0 for a free port the kernel picks\)/ },
   { text: '127.0.0.1:47801:-80/tcp', rootlesskit: 'refuses', nsgate: /child port "-80" is out of range/ },
-  { text: '127.0.0.1:0:80/tcp', rootlesskit: 'refuses', nsgate: /parent port "0" is out of range/ },
+  { text: '127.0.0.1:0:80/tcp', rootlesskit: 'refuses', nsgate: spec('tcp', '127.0.0.1', 0, undefined, 80), extension: 'parent port 0: the kernel picks a free port' },
   { text: '127.0.0.1:47801:0/tcp', rootlesskit: 'refuses', nsgate: /child port "0" is out of range/ },
   { text: '127.0.0.1:65536:80/tcp', rootlesskit: 'refuses', nsgate: /parent port "65536" is out of range/ },
   { text: '127.0.0.1:47801:65536/tcp', rootlesskit: 'refuses', nsgate: /child port "65536" is out of range/ },
   { text: '127.0.0.1:99999999999999999999:80/tcp', rootlesskit: 'refuses', nsgate: /parent port "9+" is out of range/ },
-  { text: '127.0.0.1:0x1000:80/tcp', rootlesskit: 'refuses', nsgate: /parent port "0x1000" is not a decimal number \(allowed: 1-65535\)/ },
+  { text: '127.0.0.1:0x1000:80/tcp', rootlesskit: 'refuses', nsgate: /parent port "0x1000" is not a decimal number or a range like 8000-8009 \(allowed: 1-65535, or 0 for a free port the kernel picks\)/ },
   { text: '127.0.0.1:47_801:80/tcp', rootlesskit: 'refuses', nsgate: /parent port "47_801" is not a decimal number/ },
   // Blanks around the parts before the child port are skipped; the child port and the proto take none.
   { text: ' 127.0.0.1:47801:80/tcp', rootlesskit: 'accepts', nsgate: spec('tcp', '127.0.0.1', 47801, undefined, 80) },
@@ -133,8 +133,8 @@ const ROOTLESSKIT_TABLE: { text: string; rootlesskit: 'accepts' | 'refuses'; nsg
 ];
 
 describe('parsePortSpec against RootlessKit v2.3.4', () => {
-  for (const { text, rootlesskit, nsgate, deliberate } of ROOTLESSKIT_TABLE) {
-    test(`${JSON.stringify(text)}: RootlessKit ${rootlesskit}${deliberate ? `, nsgate refuses (${deliberate})` : ''}`, () => {
+  for (const { text, rootlesskit, nsgate, deliberate, extension } of ROOTLESSKIT_TABLE) {
+    test(`${JSON.stringify(text)}: RootlessKit ${rootlesskit}${deliberate ? `, nsgate refuses (${deliberate})` : ''}${extension ? `, nsgate accepts (${extension})` : ''}`, () => {
       if (nsgate instanceof RegExp) {
         assert.ok(rootlesskit === 'refuses' || deliberate, 'a refusal where RootlessKit accepts must be deliberate');
         assert.throws(
@@ -142,7 +142,7 @@ describe('parsePortSpec against RootlessKit v2.3.4', () => {
           (err: unknown) => err instanceof UserError && err.message.startsWith(`invalid port spec ${JSON.stringify(text)}: `) && nsgate.test(err.message),
         );
       } else {
-        assert.equal(rootlesskit, 'accepts', 'nsgate accepts only what RootlessKit accepts');
+        assert.ok(rootlesskit === 'accepts' || extension, 'nsgate accepts only what RootlessKit accepts, and its own extensions');
         assert.deepEqual(parsePortSpec(text), nsgate);
       }
     });
@@ -228,9 +228,10 @@ describe('validatePortSpec', () => {
     [{ proto: 'tcp', childPort: 2 }, /: parentPort is missing$/],
     [{ proto: 'tcp', parentPort: 2 }, /: childPort is missing$/],
     [{ proto: 'tcpx', parentPort: 1, childPort: 2 }, /: proto "tcpx" is unknown \(allowed: tcp, /],
-    [{ proto: 'tcp', parentPort: '8080', childPort: 2 }, /: parentPort "8080" is not a number \(allowed: 1-65535\)/],
+    [{ proto: 'tcp', parentPort: '8080', childPort: 2 }, /: parentPort "8080" is not a number \(allowed: 1-65535, or 0 for a free port the kernel picks\)/],
     [{ proto: 'tcp', parentPort: 8080.5, childPort: 2 }, /: parentPort 8080.5 is not an integer/],
-    [{ proto: 'tcp', parentPort: 0, childPort: 2 }, /: parentPort 0 is out of range \(allowed: 1-65535\)/],
+    [{ proto: 'tcp', parentPort: -1, childPort: 2 }, /: parentPort -1 is out of range \(allowed: 1-65535, or 0 for a free port the kernel picks\)/],
+    [{ proto: 'tcp', parentPort: 1, childPort: 0 }, /: childPort 0 is out of range \(allowed: 1-65535\)/],
     [{ proto: 'tcp', parentPort: 1, childPort: 65536 }, /: childPort 65536 is out of range/],
     [{ proto: 'tcp', parentPort: 1, childPort: -1 }, /: childPort -1 is out of range/],
     [{ proto: 'tcp', parentIP: '[::1]', parentPort: 1, childPort: 2 }, /: parentIP "\[::1\]" is not an IP address/],
@@ -296,5 +297,65 @@ describe('round trips', () => {
       assert.equal(formatPortSpec(parsed), text);
       assert.deepEqual(validatePortSpec(spec), spec, text);
     }
+  });
+});
+
+describe('port ranges and parent port 0 (nsgate extensions)', () => {
+  test('a range of equal lengths parses with both ends, formats back, and expands in order', () => {
+    const range = parsePortSpec('127.0.0.1:8000-8009:80-89/tcp');
+    assert.deepEqual(range, { proto: 'tcp', parentIP: '127.0.0.1', parentPort: 8000, childPort: 80, parentPortEnd: 8009, childPortEnd: 89 });
+    assert.equal(formatPortSpec(range), '127.0.0.1:8000-8009:80-89/tcp');
+    const ports = expandPortRange(range);
+    assert.equal(ports.length, 10);
+    assert.deepEqual(ports[0], { proto: 'tcp', parentIP: '127.0.0.1', parentPort: 8000, childPort: 80 });
+    assert.deepEqual(ports[9], { proto: 'tcp', parentIP: '127.0.0.1', parentPort: 8009, childPort: 89 });
+    assert.deepEqual(expandPortRange(parsePortSpec('[::1]:5000-5001:[::1]:6000-6001/udp6')).map((p) => [p.parentPort, p.childPort]), [[5000, 6000], [5001, 6001]]);
+  });
+
+  test('one port expands to itself; a range of one is one port', () => {
+    assert.deepEqual(expandPortRange(parsePortSpec(':8080:80/tcp')), [{ proto: 'tcp', parentPort: 8080, childPort: 80 }]);
+    assert.deepEqual(expandPortRange(parsePortSpec(':8080-8080:80-80/tcp')), [{ proto: 'tcp', parentPort: 8080, childPort: 80 }]);
+  });
+
+  test('the limit: 1000 ports pass, 1001 are refused with the limit in the message', () => {
+    assert.equal(expandPortRange(parsePortSpec(':10000-10999:20000-20999/tcp')).length, 1000);
+    assert.throws(() => parsePortSpec(':10000-11000:20000-21000/tcp'), /a range of 1001 ports is longer than the limit of 1000/);
+  });
+
+  const INVALID: [string, RegExp][] = [
+    ['127.0.0.1:8000-8009:80/tcp', /the parent side is 10 ports \(8000-8009\) but the child side is one port \(80\): both must have as many \(write equal ranges, e\.g\. 127\.0\.0\.1:8000-8009:80-89\/tcp\)/],
+    ['127.0.0.1:8000:80-89/tcp', /the parent side is one port \(8000\) but the child side is 10 ports \(80-89\)/],
+    ['127.0.0.1:8000-8009:80-88/tcp', /the parent side is 10 ports \(8000-8009\) but the child side is 9 ports \(80-88\)/],
+    [':8009-8000:89-80/tcp', /the parent range 8009-8000 ends before it starts/],
+    [':8000-8001:89-80/tcp', /the child range 89-80 ends before it starts/],
+    [':65535-65536:1-2/tcp', /a range ends past port 65535/],
+    [':0-9:80-89/tcp', /a parent port 0 \(a free port the kernel picks\) cannot start a range/],
+    [':8000-:80/tcp', /parent port "8000-" is not a decimal number or a range like 8000-8009/],
+    [':8000--8009:80/tcp', /parent port "8000--8009" is not a decimal number or a range/],
+    [':-8000-8009:80/tcp', /parent port "-8000-8009" is not a decimal number or a range/],
+    [':8000-8009:0-9/tcp', /child port "0-9" is out of range \(allowed: 1-65535\)/],
+    [':8000:0/tcp', /child port "0" is out of range/],
+    ['8000-8009:80-89/tcp', /missing the parent IP part, which may be empty: write ":8000-8009:80-89\/tcp"/],
+  ];
+  for (const [text, message] of INVALID) {
+    test(`refuses ${text}`, () => {
+      assert.throws(() => parsePortSpec(text), (err: unknown) => err instanceof UserError && err.message.startsWith(`invalid port spec ${JSON.stringify(text)}: `) && message.test(err.message));
+    });
+  }
+
+  test('parent port 0 parses, formats back, and is one port', () => {
+    assert.deepEqual(parsePortSpec('127.0.0.1:0:80/tcp'), { proto: 'tcp', parentIP: '127.0.0.1', parentPort: 0, childPort: 80 });
+    assert.equal(formatPortSpec(parsePortSpec('[::1]:0:80/udp6')), '[::1]:0:80/udp6');
+  });
+
+  test('the API form: parentPortEnd and childPortEnd, both or none (0 and null are none)', () => {
+    const base = { proto: 'tcp' as const, parentPort: 8000, childPort: 80 };
+    assert.deepEqual(validatePortRangeSpec({ ...base, parentPortEnd: 8009, childPortEnd: 89 }), { ...base, parentPortEnd: 8009, childPortEnd: 89 });
+    assert.deepEqual(validatePortRangeSpec({ ...base, parentPortEnd: 0, childPortEnd: 0 }), base);
+    assert.deepEqual(validatePortRangeSpec({ ...base, parentPortEnd: null, childPortEnd: undefined } as never), base);
+    assert.throws(() => validatePortRangeSpec({ ...base, parentPortEnd: 8009 }), /the parent side is 10 ports \(8000-8009\) but the child side is one port \(80\).*send both ends/);
+    assert.throws(() => validatePortRangeSpec({ ...base, parentPortEnd: 9000, childPortEnd: 1080 }), /a range of 1001 ports is longer than the limit of 1000/);
+    assert.throws(() => validatePortRangeSpec({ ...base, parentPortEnd: '8009', childPortEnd: 89 } as never), /parentPortEnd "8009" is not an integer port/);
+    assert.throws(() => validatePortRangeSpec({ ...base, parentPort: 0, parentPortEnd: 9, childPortEnd: 89 }), /cannot start a range/);
   });
 });

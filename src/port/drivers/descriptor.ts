@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server, Socket } from 'node:net';
 import type { Target } from '../../dataplane/commands.js';
+import type { Counters } from '../../dataplane/counters.js';
 import type { ParentMessage } from '../../ipc/messages.js';
 import type { Log } from '../../log.js';
 import type { NamespacePaths } from '../../network/namespace-paths.js';
@@ -88,6 +89,8 @@ export interface InsideProcess {
   forward(fd: number, proto: 'tcp' | 'udp', target: Target, sourceIp: boolean): Promise<number>;
   /** Stop serving forward `id` inside. */
   unforward(id: number): Promise<void>;
+  /** The native relay's counters, by the ids `forward` returned. */
+  relayStats(): Promise<Map<number, Counters>>;
 }
 
 /** A driver's request, as its inside half receives it. */

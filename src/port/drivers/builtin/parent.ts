@@ -1,7 +1,8 @@
 import { UserError } from '../../../errors.js';
 import type { Log } from '../../../log.js';
 import { nativeUnavailableReason } from '../../../sys/libc.js';
-import { socketCalls } from '../../../sys/socket.js';
+import { localAddress, socketCalls } from '../../../sys/socket.js';
+import type { Counters } from '../../../dataplane/counters.js';
 import { childAddress } from '../../listen.js';
 import type { PortDriver, PortDriverInfo, PortForward, PortSpec, Proto } from '../../types.js';
 import type { InsideProcess } from '../descriptor.js';
@@ -12,7 +13,7 @@ import { openUdpForward } from './udp.js';
 
 const PROTOS: readonly Proto[] = builtin.protos;
 
-type Inside = Pick<InsideProcess, 'dial' | 'udpSocket' | 'forward' | 'unforward' | 'relaysNatively'>;
+type Inside = Pick<InsideProcess, 'dial' | 'udpSocket' | 'forward' | 'unforward' | 'relaysNatively' | 'relayStats'>;
 
 /**
  * The parent half of the builtin driver: host sockets for published ports. Normally each one is handed to
@@ -20,8 +21,13 @@ type Inside = Pick<InsideProcess, 'dial' | 'udpSocket' | 'forward' | 'unforward'
  * missing) the parent relays in JavaScript to sockets opened inside.
  */
 export class BuiltinDriver implements PortDriver {
+  readonly picksParentPort = true;
+  /** Only the native relay counts; the JavaScript one has no counters. */
+  readonly counters?: () => Promise<Map<number, Counters>>;
+
   constructor(private readonly inside: Inside, private readonly sourceIp: boolean, log: Log) {
-    if (!inside.relaysNatively) log.warn(`native relay unavailable (${nativeUnavailableReason() ?? 'no fd channel'}): the builtin driver relays in JavaScript, slower`);
+    if (inside.relaysNatively) this.counters = () => inside.relayStats();
+    else log.warn(`native relay unavailable (${nativeUnavailableReason() ?? 'no fd channel'}): the builtin driver relays in JavaScript, slower`);
   }
 
   info(): PortDriverInfo {
@@ -43,7 +49,7 @@ export class BuiltinDriver implements PortDriver {
     const fd = openPublishedSocket(c, spec, proto);
     try {
       const id = await this.inside.forward(fd, proto, { ip: childAddress(spec), port: spec.childPort }, this.sourceIp);
-      return { close: () => this.inside.unforward(id) };
+      return { close: () => this.inside.unforward(id), parentPort: localAddress(c, fd).port, countersKey: id };
     } finally {
       // The relay inside holds its own copy; with ours closed, the port closes when the relay lets it go.
       c.close(fd);

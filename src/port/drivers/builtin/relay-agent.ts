@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { errorMessage } from '../../../errors.js';
+import type { Counters } from '../../../dataplane/counters.js';
 import { RelayEngine } from '../../../dataplane/engine.js';
 import { SOURCE_IP_MARK } from '../../../dataplane/tcp-relay.js';
 import { ENTRY } from '../../../entry/paths.js';
@@ -66,6 +67,11 @@ export async function answerForwardRequest(msg: Extract<ParentMessage, { t: 'for
   } catch (err) {
     return { t: 'forwarded', id: msg.id, error: errorMessage(err) };
   }
+}
+
+/** The relay's counters by forward id (none before it runs). */
+export async function relayStats(): Promise<Array<[number, Counters]>> {
+  return engine ? [...(await engine.stats())] : [];
 }
 
 async function forward(msg: Extract<ParentMessage, { t: 'forward' }>): Promise<void> {

@@ -1,4 +1,4 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { PortForward, PortSpec } from '../../types.js';
 import { childAddress, listenAddress, listenError } from '../../listen.js';
 
@@ -31,6 +31,7 @@ export async function openTcpForward(spec: PortSpec, dial: Dial): Promise<PortFo
   });
   await listen(server, spec);
   return {
+    parentPort: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

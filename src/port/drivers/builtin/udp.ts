@@ -81,6 +81,7 @@ export async function openUdpForward(spec: PortSpec, openInner: OpenUdp, idleMs 
   sweep.unref();
 
   return {
+    parentPort: listener.address().port,
     close: async () => {
       closed = true;
       clearInterval(sweep);
