@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { UserError, errorMessage } from '../errors.js';
 import { decodeFirstJsonValue } from './go-json.js';
+import { formatMetrics, METRICS_CONTENT_TYPE } from './metrics.js';
 import { conformApiInfo, conformPortStatus, decodePortRangeSpec, decodePortSpec, toGoJSON } from './schema.js';
 import { parsePortId } from '../port/spec.js';
 import type { PortService, PortStatus } from '../port/types.js';
@@ -47,6 +48,8 @@ interface Reply {
   status: number;
   /** Sent as JSON; no body (and no Content-Type) when absent, as RootlessKit does for DELETE. */
   json?: unknown;
+  /** Sent as it is, instead of JSON, with this Content-Type. */
+  text?: { body: string; type: string };
 }
 
 type Handler = (req: IncomingMessage, params: string[]) => Promise<Reply>;
@@ -165,6 +168,16 @@ function makeRoutes(opts: ApiServerOptions): Route[] {
         }),
       },
     }),
+    route('/metrics', {
+      GET: {
+        doc: "nsgate's: each port's traffic counters (`nsgate_port_connections_total{id,proto,parent,child}`, bytes, datagrams, active, refused, dropped) and the parent's and child's open fds and RSS, in the Prometheus text format",
+        handle: async () => {
+          const ports = opts.ports ? await listPorts(opts.ports) : [];
+          const body = formatMetrics(ports, { parent: process.pid, child: opts.info().childPID });
+          return { status: 200, text: { body, type: METRICS_CONTENT_TYPE } };
+        },
+      },
+    }),
     route('/v1/ports/{id}', {
       DELETE: {
         doc: 'unpublish the port with that id; answers 200 with no body',
@@ -205,7 +218,8 @@ function ownAnswer<T>(conform: (value: unknown) => T, value: unknown): T {
 async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[]): Promise<void> {
   try {
     const reply = await dispatch(req, routes);
-    send(res, reply.status, reply.json === undefined ? '' : toGoJSON(reply.json));
+    if (reply.text) send(res, reply.status, reply.text.body, { 'Content-Type': reply.text.type });
+    else send(res, reply.status, reply.json === undefined ? '' : toGoJSON(reply.json));
   } catch (err) {
     sendError(res, err);
   }

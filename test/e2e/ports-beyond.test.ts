@@ -9,6 +9,7 @@ import { createSocket } from 'node:dgram';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { ApiClient } from '../../src/api/client.js';
 import type { PortStatus } from '../../src/port/types.js';
 import { exchange, probe } from './clients.js';
@@ -226,6 +227,33 @@ describe('port ranges, parent port 0 and counters (builtin)', () => {
     const json = ctl('list-ports', '--json');
     const lines = json.stdout.trim().split('\n').map((line) => JSON.parse(line) as PortStatus);
     assert.deepEqual(lines.find((l) => l.id === echo.id)!.stats, echo.stats);
+  });
+
+  test('GET /metrics on api.sock: a Prometheus text parser reads the counters the API shows, and the processes', async () => {
+    const [cmd, argv] = asUser('curl', ['-sS', '-i', '--max-time', '5', '--unix-socket', `${dir}/state/api.sock`, 'http://nsgate/metrics']);
+    const r = spawnSync(cmd, argv, { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [head, body] = r.stdout.split('\r\n\r\n') as [string, string];
+    assert.match(head, /^HTTP\/1\.1 200 OK/);
+    assert.match(head, /^Content-Type: text\/plain; version=0\.0\.4; charset=utf-8$/im);
+    const families = parsePrometheusTextFormat(body);
+    const samples = (name: string) => families.find((f) => f.name === name)?.metrics ?? [];
+    const list = await api.listPorts();
+    assert.equal(samples('nsgate_ports')[0]?.value, String(list.length));
+    const echo = await entry(echoPort);
+    const echoStats = echo.stats as { connections: number; bytesToChild: number; bytesFromChild: number };
+    const labels = { id: String(echo.id), proto: 'tcp', parent: `127.0.0.1:${echoPort}`, child: ':7' };
+    assert.deepEqual(samples('nsgate_port_connections_total').find((m) => m.labels?.id === labels.id), { value: String(echoStats.connections), labels });
+    assert.deepEqual(
+      samples('nsgate_port_bytes_total').filter((m) => m.labels?.id === labels.id).map((m) => [m.labels?.direction, m.value]),
+      [['to_child', String(echoStats.bytesToChild)], ['from_child', String(echoStats.bytesFromChild)]],
+    );
+    const udp = await entry(udpPort, 'udp');
+    const udpStats = udp.stats as { datagramsToChild: number };
+    assert.equal(samples('nsgate_port_datagrams_total').find((m) => m.labels?.id === String(udp.id) && m.labels.direction === 'to_child')?.value, String(udpStats.datagramsToChild));
+    assert.equal(samples('nsgate_port_connections_total').length, list.filter((s) => s.spec.proto === 'tcp').length, 'one sample per TCP port');
+    assert.deepEqual(samples('nsgate_process_open_fds').map((m) => m.labels?.process), ['parent', 'child']);
+    for (const m of samples('nsgate_process_resident_memory_bytes')) assert.ok(Number(m.value) > 1024 * 1024, `${m.labels?.process} RSS`);
   });
 
   for (const peer of PEERS) {
