@@ -1,4 +1,5 @@
 import type { PortDriverName } from './port/drivers/registry.js';
+import type { ReverseSpec } from './port/reverse-spec.js';
 import type { PortRangeSpec } from './port/types.js';
 
 export const NET_DRIVERS = ['host', 'none', 'slirp4netns', 'pasta'] as const;
@@ -35,6 +36,8 @@ export interface LaunchOptions {
   subidSource: 'auto' | 'dynamic' | 'static';
   portDriver: PortDriverName;
   publish: PortRangeSpec[];
+  /** --reverse-publish: listeners inside whose connections are made on the host. */
+  reversePublish: ReverseSpec[];
   /** builtin: propagate non-loopback TCP clients' addresses to the servers inside. */
   sourceIpTransparent: boolean;
   debug: boolean;

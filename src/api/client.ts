@@ -2,7 +2,9 @@
 import http from 'node:http';
 import { errorMessage } from '../errors.js';
 import type { PortRangeSpec, PortSpec, PortStatus } from '../port/types.js';
-import { conformApiInfo, conformPortStatus } from './schema.js';
+import { conformApiInfo, conformPortStatus, conformReverseStatus } from './schema.js';
+import type { ReverseStatus } from '../port/reverse.js';
+import type { ReverseSpec } from '../port/reverse-spec.js';
 import type { ApiInfo } from './types.js';
 
 export interface ApiClientOptions {
@@ -47,6 +49,20 @@ export class ApiClient {
       throw this.badAnswer(`it does not take port ranges (nsgate does) and added one port${typeof id === 'number' ? `, id ${id}: remove it with "remove-ports ${id}"` : ''}; add the ports one by one`);
     }
     return body.map((status) => this.conform(conformPortStatus, status));
+  }
+
+  async listReversePorts(): Promise<ReverseStatus[]> {
+    const body = await this.request('GET', '/v1/reverse-ports');
+    if (!Array.isArray(body)) throw this.badAnswer('expected a JSON array of reverse ports');
+    return body.map((status) => this.conform(conformReverseStatus, status));
+  }
+
+  async addReversePort(spec: ReverseSpec): Promise<ReverseStatus> {
+    return this.conform(conformReverseStatus, await this.request('POST', '/v1/reverse-ports', JSON.stringify(spec)));
+  }
+
+  async removeReversePort(id: number): Promise<void> {
+    await this.request('DELETE', `/v1/reverse-ports/${id}`);
   }
 
   async removePort(id: number): Promise<void> {

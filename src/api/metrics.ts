@@ -4,7 +4,8 @@
  * families rebuilt from counters the relay already keeps, so a registry of metric objects would only copy them.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import type { PortStats, PortStatus } from '../port/types.js';
+import type { ReverseStatus } from '../port/reverse.js';
+import type { PortStatus } from '../port/types.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -17,51 +18,75 @@ interface Family {
   samples: Array<{ labels: Labels; value: number }>;
 }
 
-/** What one family takes from a port's stats (undefined: this port has no such sample). */
+/** What one family takes from a port's stats (none: this port has no such sample). */
 interface PortFamily {
   name: string;
   type: 'counter' | 'gauge';
   help: string;
-  samples(stats: PortStats): Array<[Labels, number]>;
+  samples(stats: Readonly<Record<string, number>>): Array<[Labels, number]>;
 }
 
-const value = (stats: PortStats, key: string): number | undefined => (stats as unknown as Record<string, number | undefined>)[key];
-const one = (key: string) => (stats: PortStats): Array<[Labels, number]> => {
-  const v = value(stats, key);
-  return v === undefined ? [] : [[{}, v]];
-};
-const both = (to: string, from: string) => (stats: PortStats): Array<[Labels, number]> => {
-  const [t, f] = [value(stats, to), value(stats, from)];
-  return t === undefined || f === undefined ? [] : [[{ direction: 'to_child' }, t], [{ direction: 'from_child' }, f]];
-};
+/** A port of either kind, with its labels. */
+interface Counted {
+  labels: Labels;
+  stats?: object;
+}
 
-const PORT_FAMILIES: readonly PortFamily[] = [
-  { name: 'nsgate_port_connections_total', type: 'counter', help: 'TCP connections accepted on a published port.', samples: one('connections') },
-  { name: 'nsgate_port_flows_total', type: 'counter', help: 'UDP flows (one per client address) started on a published port.', samples: one('flows') },
-  { name: 'nsgate_port_active', type: 'gauge', help: 'Open TCP connections, or live UDP flows, of a published port.', samples: one('active') },
-  { name: 'nsgate_port_bytes_total', type: 'counter', help: 'Bytes relayed to the child (from clients) and from the child (to clients).', samples: both('bytesToChild', 'bytesFromChild') },
-  { name: 'nsgate_port_datagrams_total', type: 'counter', help: 'UDP datagrams relayed to and from the child.', samples: both('datagramsToChild', 'datagramsFromChild') },
-  { name: 'nsgate_port_refused_total', type: 'counter', help: 'TCP connections reset because the dial inside failed (nothing listening, unreachable, timed out).', samples: one('refused') },
-  { name: 'nsgate_port_dropped_total', type: 'counter', help: 'UDP datagrams the relay could not pass on.', samples: one('dropped') },
-];
+/** The port families, of published ports (`nsgate_port_`, the target is the child) or reverse ones (the parent). */
+function portFamilies(prefix: string, side: 'Child' | 'Parent', what: string): PortFamily[] {
+  const one = (key: string) => (stats: Readonly<Record<string, number>>): Array<[Labels, number]> => (key in stats ? [[{}, stats[key]!]] : []);
+  const both = (kind: 'bytes' | 'datagrams') => (stats: Readonly<Record<string, number>>): Array<[Labels, number]> => {
+    const [to, from] = [`${kind}To${side}`, `${kind}From${side}`];
+    const lower = side.toLowerCase();
+    return to in stats && from in stats ? [[{ direction: `to_${lower}` }, stats[to]!], [{ direction: `from_${lower}` }, stats[from]!]] : [];
+  };
+  return [
+    { name: `${prefix}_connections_total`, type: 'counter', help: `TCP connections accepted on a ${what}.`, samples: one('connections') },
+    { name: `${prefix}_flows_total`, type: 'counter', help: `UDP flows (one per client address) started on a ${what}.`, samples: one('flows') },
+    { name: `${prefix}_active`, type: 'gauge', help: `Open TCP connections, or live UDP flows, of a ${what}.`, samples: one('active') },
+    { name: `${prefix}_bytes_total`, type: 'counter', help: `Bytes relayed to the ${side.toLowerCase()} (from clients) and from it (to clients).`, samples: both('bytes') },
+    { name: `${prefix}_datagrams_total`, type: 'counter', help: `UDP datagrams relayed to and from the ${side.toLowerCase()}.`, samples: both('datagrams') },
+    { name: `${prefix}_refused_total`, type: 'counter', help: 'TCP connections reset because the dial failed (nothing listening, unreachable, timed out).', samples: one('refused') },
+    { name: `${prefix}_dropped_total`, type: 'counter', help: 'UDP datagrams the relay could not pass on.', samples: one('dropped') },
+  ];
+}
 
-/** The page: one family per port metric (ports without stats have no samples), then the process ones. */
-export function formatMetrics(ports: readonly PortStatus[], processes: Readonly<Record<string, number | undefined>>): string {
+const PORT_FAMILIES = portFamilies('nsgate_port', 'Child', 'published port');
+const REVERSE_FAMILIES = portFamilies('nsgate_reverse_port', 'Parent', 'reverse port');
+
+/**
+ * The page: the count of ports, one family per port metric (a port without stats has no samples), the same
+ * for reverse ports, then the processes' open fds and RSS (`processes`: name -> pid).
+ */
+export function formatMetrics(ports: readonly PortStatus[], reverse: readonly ReverseStatus[], processes: Readonly<Record<string, number | undefined>>): string {
   const families: Family[] = [
     { name: 'nsgate_ports', type: 'gauge', help: 'Published ports (a range counts one per port).', samples: [{ labels: {}, value: ports.length }] },
+    { name: 'nsgate_reverse_ports', type: 'gauge', help: 'Reverse ports.', samples: [{ labels: {}, value: reverse.length }] },
+    ...countedFamilies(PORT_FAMILIES, ports.map((port) => ({ labels: portLabels(port), stats: port.stats }))),
+    ...countedFamilies(REVERSE_FAMILIES, reverse.map((port) => ({ labels: reverseLabels(port), stats: port.stats }))),
+    ...processFamilies(processes),
   ];
-  for (const family of PORT_FAMILIES) {
-    const samples = ports.flatMap((port) => (port.stats ? family.samples(port.stats).map(([extra, v]) => ({ labels: { ...portLabels(port), ...extra }, value: v })) : []));
-    families.push({ ...family, samples });
-  }
-  families.push(...processFamilies(processes));
   return families.map(formatFamily).join('');
 }
 
+function countedFamilies(families: readonly PortFamily[], ports: readonly Counted[]): Family[] {
+  return families.map((family) => ({
+    ...family,
+    samples: ports.flatMap(({ labels, stats }) =>
+      stats ? family.samples(stats as Readonly<Record<string, number>>).map(([extra, value]) => ({ labels: { ...labels, ...extra }, value })) : [],
+    ),
+  }));
+}
+
+const hostPort = (ip: string | undefined, port: number) => `${ip === undefined ? '' : ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+
 /** id, proto, and both ends as the spec has them ("127.0.0.1:8080", "[::1]:8080"; ":80" where no IP was given). */
 function portLabels({ id, spec }: PortStatus): Labels {
-  const end = (ip: string | undefined, port: number) => `${ip === undefined ? '' : ip.includes(':') ? `[${ip}]` : ip}:${port}`;
-  return { id: String(id), proto: spec.proto, parent: end(spec.parentIP, spec.parentPort), child: end(spec.childIP, spec.childPort) };
+  return { id: String(id), proto: spec.proto, parent: hostPort(spec.parentIP, spec.parentPort), child: hostPort(spec.childIP, spec.childPort) };
+}
+
+function reverseLabels({ id, spec }: ReverseStatus): Labels {
+  return { id: String(id), proto: spec.proto, child: hostPort(spec.childIP, spec.childPort), parent: hostPort(spec.parentIP, spec.parentPort) };
 }
 
 /** Open fds and RSS of each process given by pid ("parent": this one), where /proc lets us read them. */

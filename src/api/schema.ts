@@ -6,6 +6,8 @@ import { UserError } from '../errors.js';
 import { JsonFraction } from './go-json.js';
 import { validatePortRangeSpec, validatePortSpec } from '../port/spec.js';
 import { PORT_STATES, PROTOS, type PortRangeSpec, type PortSpec, type PortStatus } from '../port/types.js';
+import type { ReverseStatus } from '../port/reverse.js';
+import { REVERSE_PROTOS, validateReverseSpec, type ReverseSpec } from '../port/reverse-spec.js';
 import type { ApiInfo } from './types.js';
 
 type FieldType =
@@ -49,6 +51,20 @@ const PORT_STATUS: Schema = {
   id: { type: 'integer' },
   spec: { type: { object: PORT_SPEC } },
   state: { type: { oneOf: PORT_STATES }, optional: true },
+  stats: { type: { recordOf: 'integer' }, optional: true },
+};
+
+const REVERSE_SPEC: Schema = {
+  proto: { type: { oneOf: REVERSE_PROTOS } },
+  childIP: { type: 'string', optional: true },
+  childPort: { type: 'integer' },
+  parentIP: { type: 'string', optional: true },
+  parentPort: { type: 'integer' },
+};
+
+const REVERSE_STATUS: Schema = {
+  id: { type: 'integer' },
+  spec: { type: { object: REVERSE_SPEC } },
   stats: { type: { recordOf: 'integer' }, optional: true },
 };
 
@@ -169,6 +185,16 @@ export function decodePortRangeSpec(body: unknown): PortRangeSpec {
 /** Type-checks and canonicalizes a `{id, spec}` (a server's answer, or ours before sending it). */
 export function conformPortStatus(value: unknown): PortStatus {
   return conformObject(value, PORT_STATUS, '') as unknown as PortStatus;
+}
+
+/** A `POST /v1/reverse-ports` body → a checked ReverseSpec, IPs defaulted. */
+export function decodeReverseSpec(body: unknown): ReverseSpec {
+  return validateReverseSpec(conformObject(body, REVERSE_SPEC, ''));
+}
+
+/** Type-checks and canonicalizes a `{id, spec, stats}` of /v1/reverse-ports. */
+export function conformReverseStatus(value: unknown): ReverseStatus {
+  return conformObject(value, REVERSE_STATUS, '') as unknown as ReverseStatus;
 }
 
 /** Type-checks and canonicalizes `GET /v1/info`. */

@@ -6,10 +6,11 @@ import type { Duplex } from 'node:stream';
 import { UserError, errorMessage } from '../errors.js';
 import { decodeFirstJsonValue } from './go-json.js';
 import { formatMetrics, METRICS_CONTENT_TYPE } from './metrics.js';
-import { conformApiInfo, conformPortStatus, decodePortRangeSpec, decodePortSpec, toGoJSON } from './schema.js';
+import { conformApiInfo, conformPortStatus, conformReverseStatus, decodePortRangeSpec, decodePortSpec, decodeReverseSpec, toGoJSON } from './schema.js';
 import { parsePortId } from '../port/spec.js';
+import type { ReverseStatus } from '../port/reverse.js';
 import type { PortService, PortStatus } from '../port/types.js';
-import type { ApiInfo } from './types.js';
+import type { ApiInfo, ReverseService } from './types.js';
 
 export interface ApiServerOptions {
   socketPath: string;
@@ -17,6 +18,9 @@ export interface ApiServerOptions {
   /** null when there is no port driver: every ports route then answers 400 with `noPortsMessage`. */
   ports: PortService | null;
   noPortsMessage?: string;
+  /** null when reverse ports cannot be served: their routes then answer 400 with `noReverseMessage`. */
+  reverse?: ReverseService | null;
+  noReverseMessage?: string;
 }
 
 export interface ApiServer {
@@ -26,6 +30,7 @@ export interface ApiServer {
 
 /** RootlessKit's own words for a missing port driver. */
 const NO_PORTS_MESSAGE = 'no PortDriver is available';
+const NO_REVERSE_MESSAGE = 'reverse ports are not available here';
 const MAX_BODY_BYTES = 64 * 1024;
 /** How much of an oversized body is read and dropped before the 413 (so the client sees it), and for how long. */
 const DRAIN_MAX_BYTES = 1024 * 1024;
@@ -139,12 +144,16 @@ async function listenPrivately(server: http.Server, socketPath: string): Promise
 }
 
 function makeRoutes(opts: ApiServerOptions): Route[] {
-  const withPorts =
-    (fn: (ports: PortService, req: IncomingMessage, params: string[]) => Promise<Reply>): Handler =>
+  /** Handlers of a service that may be missing: a 400 with `message` then. */
+  const needing =
+    <S>(service: S | null | undefined, message: string) =>
+    (fn: (service: S, req: IncomingMessage, params: string[]) => Promise<Reply>): Handler =>
     (req, params) => {
-      if (!opts.ports) throw new HttpError(400, opts.noPortsMessage ?? NO_PORTS_MESSAGE);
-      return fn(opts.ports, req, params);
+      if (!service) throw new HttpError(400, message);
+      return fn(service, req, params);
     };
+  const withPorts = needing(opts.ports, opts.noPortsMessage ?? NO_PORTS_MESSAGE);
+  const withReverse = needing(opts.reverse, opts.noReverseMessage ?? NO_REVERSE_MESSAGE);
   return [
     route('/v1/info', {
       GET: {
@@ -168,12 +177,35 @@ function makeRoutes(opts: ApiServerOptions): Route[] {
         }),
       },
     }),
+    route('/v1/reverse-ports', {
+      GET: {
+        doc: "nsgate's reverse ports (a listener inside whose connections are made on the host), `[{\"id\": ID, \"spec\": RSPEC, \"stats\": STATS}]`",
+        handle: withReverse(async (reverse) => ({ status: 200, json: await listReversePorts(reverse) })),
+      },
+      POST: {
+        doc: 'add a reverse port: the body is an RSPEC, `{"proto": "tcp", "childIP": "127.0.0.1", "childPort": 5432, "parentIP": "127.0.0.1", "parentPort": 5432}` (IPs default to 127.0.0.1); answers 201 `{"id": ID, "spec": RSPEC}`',
+        handle: withReverse(async (reverse, req) => {
+          const spec = decodeReverseSpec(await readJsonBody(req));
+          return { status: 201, json: ownAnswer(conformReverseStatus, await reverse.add(spec)) };
+        }),
+      },
+    }),
+    route('/v1/reverse-ports/{id}', {
+      DELETE: {
+        doc: 'remove the reverse port with that id; answers 200 with no body',
+        handle: withReverse(async (reverse, _req, [id]) => {
+          await reverse.remove(portId(id!));
+          return { status: 200 };
+        }),
+      },
+    }),
     route('/metrics', {
       GET: {
-        doc: "nsgate's: each port's traffic counters (`nsgate_port_connections_total{id,proto,parent,child}`, bytes, datagrams, active, refused, dropped) and the parent's and child's open fds and RSS, in the Prometheus text format",
+        doc: "nsgate's: each port's traffic counters (`nsgate_port_connections_total{id,proto,parent,child}`, bytes, datagrams, active, refused, dropped; `nsgate_reverse_port_...` for reverse ports) and the parent's and child's open fds and RSS, in the Prometheus text format",
         handle: async () => {
           const ports = opts.ports ? await listPorts(opts.ports) : [];
-          const body = formatMetrics(ports, { parent: process.pid, child: opts.info().childPID });
+          const reverse = opts.reverse ? await listReversePorts(opts.reverse) : [];
+          const body = formatMetrics(ports, reverse, { parent: process.pid, child: opts.info().childPID });
           return { status: 200, text: { body, type: METRICS_CONTENT_TYPE } };
         },
       },
@@ -195,6 +227,12 @@ async function listPorts(ports: PortService): Promise<PortStatus[]> {
   const list = ports.list();
   const stats = await ports.stats?.();
   return list.map((status) => ownAnswer(conformPortStatus, stats?.has(status.id) ? { ...status, stats: stats.get(status.id) } : status));
+}
+
+/** GET /v1/reverse-ports: the entries with their stats. */
+async function listReversePorts(reverse: ReverseService): Promise<ReverseStatus[]> {
+  const stats = await reverse.stats();
+  return reverse.list().map((status) => ownAnswer(conformReverseStatus, { ...status, stats: stats.get(status.id) }));
 }
 
 /**

@@ -10,7 +10,8 @@ import { NET_DRIVERS, type LaunchOptions, type NetDriverName } from '../options.
 import { ipv4, ipv4ToNumber, networkAddresses } from '../network/addresses.js';
 import { PORT_DRIVER_DESCRIPTORS, PORT_DRIVERS, portDriverDescriptor, publishingDriverChoices } from '../port/drivers/registry.js';
 import { parsePortSpec } from '../port/spec.js';
-import type { PortRangeSpec } from '../port/types.js';
+import { parseReverseSpec } from '../port/reverse-spec.js';
+import { MAX_PORT_RANGE } from '../port/types.js';
 import { orList } from '../text.js';
 import { ROOTLESSKIT_VERSION } from '../version.js';
 
@@ -132,7 +133,21 @@ const FLAGS = [
     help: 'port driver for non-host network',
     addition: PORT_DRIVER_DESCRIPTORS.flatMap((d) => ('addition' in d ? [d.addition] : [])).join(', '),
   },
-  { name: 'publish', alias: 'p', kind: 'repeatable', group: 'Port', help: 'publish ports. e.g. "127.0.0.1:8080:80/tcp"; a range of as many ports "127.0.0.1:8000-8009:80-89/tcp" (at most 1000); parent port 0 for a free one (builtin)' },
+  {
+    name: 'publish',
+    alias: 'p',
+    kind: 'repeatable',
+    group: 'Port',
+    help: 'publish ports. e.g. "127.0.0.1:8080:80/tcp"',
+    addition: `ranges of as many ports, "127.0.0.1:8000-8009:80-89/tcp" (at most ${MAX_PORT_RANGE}); parent port 0 for a free one the kernel picks (builtin)`,
+  },
+  {
+    name: 'reverse-publish',
+    kind: 'repeatable',
+    group: 'Port',
+    help: 'builtin driver: listen inside the namespace and make the connections on the host, e.g. "5432:5432/tcp" reaches the host\'s 127.0.0.1:5432 at 127.0.0.1:5432 inside, also with --disable-host-loopback. Form: [CHILD_IP:]CHILD_PORT:[PARENT_IP:]PARENT_PORT/PROTO, IPs 127.0.0.1 by default, PROTO tcp or udp',
+    addition: 'the flag',
+  },
   {
     name: 'source-ip-transparent',
     kind: 'boolean',
@@ -340,7 +355,8 @@ function toOptions(values: FlagValues, command: string[]): LaunchOptions {
     slirp4netnsSeccomp: values.choice('slirp4netns-seccomp'),
     subidSource: values.choice('subid-source'),
     portDriver: values.choice('port-driver'),
-    publish: values.list('publish').map(publishSpec),
+    publish: values.list('publish').map((text) => flagValue('--publish', () => parsePortSpec(text))),
+    reversePublish: values.list('reverse-publish').map((text) => flagValue('--reverse-publish', () => parseReverseSpec(text))),
     sourceIpTransparent: values.flag('source-ip-transparent'),
     debug: values.flag('debug'),
     command,
@@ -361,11 +377,12 @@ function autoMtu(net: NetDriverName): number {
   return net === 'slirp4netns' || net === 'pasta' ? 65520 : 1500;
 }
 
-function publishSpec(text: string): PortRangeSpec {
+/** A flag's parsed value, its errors prefixed with the flag. */
+function flagValue<T>(flag: string, parse: () => T): T {
   try {
-    return parsePortSpec(text);
+    return parse();
   } catch (err) {
-    if (err instanceof UserError) throw new UserError(`--publish: ${err.message}`);
+    if (err instanceof UserError) throw new UserError(`${flag}: ${err.message}`);
     throw err;
   }
 }
@@ -388,9 +405,12 @@ function checkCombination(options: LaunchOptions): void {
   }
 }
 
-/** The port driver/network matrix, and --publish only with a driver that publishes. */
-function checkPortDriver({ portDriver, net, publish }: LaunchOptions): void {
+/** The port driver/network matrix, --publish only with a driver that publishes, --reverse-publish only with builtin. */
+function checkPortDriver({ portDriver, net, publish, reversePublish }: LaunchOptions): void {
   const flag = `--port-driver=${portDriver}`;
+  if (reversePublish.length > 0 && portDriver !== 'builtin') {
+    throw new UserError(`--reverse-publish needs --port-driver=builtin (its relay serves reverse ports), not ${flag}`);
+  }
   const driver = portDriverDescriptor(portDriver);
   const nets = driver.networks;
   if (!nets.includes(net)) {

@@ -9,16 +9,22 @@ import type { ApiInfo } from '../api/types.js';
 import { UserError, errorMessage } from '../errors.js';
 import { parsePortId, parsePortSpec } from '../port/spec.js';
 import { MAX_PORT_RANGE } from '../port/types.js';
+import type { ReverseStatus } from '../port/reverse.js';
+import { parseReverseSpec, type ReverseSpec } from '../port/reverse-spec.js';
+import type { ReverseStats } from '../port/stats.js';
 import type { PortRangeSpec, PortSpec, PortStats, PortStatus } from '../port/types.js';
 import { VERSION } from '../version.js';
 
-export type CommandName = 'list-ports' | 'add-ports' | 'remove-ports' | 'info';
+export type CommandName = 'list-ports' | 'add-ports' | 'remove-ports' | 'info' | 'list-reverse-ports' | 'add-reverse-ports' | 'remove-reverse-ports';
 
 export type Command =
   | { name: 'list-ports'; json: boolean; stats: boolean }
   | { name: 'add-ports'; json: boolean; specs: PortRangeSpec[] }
   | { name: 'remove-ports'; ids: number[] }
-  | { name: 'info'; json: boolean };
+  | { name: 'info'; json: boolean }
+  | { name: 'list-reverse-ports'; json: boolean; stats: boolean }
+  | { name: 'add-reverse-ports'; json: boolean; specs: ReverseSpec[] }
+  | { name: 'remove-reverse-ports'; ids: number[] };
 
 /** What the command line asks for. */
 export type Invocation =
@@ -64,6 +70,17 @@ const COMMANDS: Readonly<Record<CommandName, CommandDoc>> = {
   },
   'remove-ports': { usage: 'Remove ports', argsUsage: '[flags] ID [ID...]', flags: [] },
   info: { usage: 'Show info', argsUsage: '[flags]', flags: ['json'] },
+  'list-reverse-ports': { usage: 'List reverse ports (nsgate)', argsUsage: '[flags]', flags: ['json', 'stats'] },
+  'add-reverse-ports': {
+    usage: 'Add reverse ports (nsgate)',
+    argsUsage: '[flags] [CHILDIP:]CHILDPORT:[PARENTIP:]PARENTPORT/PROTO [...]',
+    description:
+      'Listen inside the namespace and make each connection (or UDP flow) on the host: "5432:5432/tcp" reaches the\n' +
+      "   host's 127.0.0.1:5432 at 127.0.0.1:5432 inside, also with --disable-host-loopback. Both IPs default to 127.0.0.1;\n" +
+      '   PROTO is tcp or udp, e.g. "127.0.0.1:8053:[::1]:53/udp". Needs nsgate --port-driver=builtin.',
+    flags: ['json'],
+  },
+  'remove-reverse-ports': { usage: 'Remove reverse ports (nsgate)', argsUsage: '[flags] ID [ID...]', flags: [] },
 };
 
 /** The commands, in help order. */
@@ -75,8 +92,10 @@ function isCommandName(name: string): name is CommandName {
 }
 
 function commandName(name: string): CommandName {
-  if (!isCommandName(name)) throw new UserError(`unknown command ${JSON.stringify(name)} (${COMMAND_LIST})`);
-  return name;
+  if (isCommandName(name)) return name;
+  // A singular or a word left out ("add-port", "list-reverse") is most likely the command meant.
+  const meant = COMMAND_NAMES.find((command) => command === `${name}s` || command === `${name}-ports` || command.replace('-ports', '-port') === name);
+  throw new UserError(`unknown command ${JSON.stringify(name)} (${meant ? `did you mean "${meant}"? ` : ''}${COMMAND_LIST})`);
 }
 
 /** `--name=value`, `--name` or Go's single-dash `-name` → [name, inline value]. */
@@ -158,14 +177,19 @@ function parseCommand(name: CommandName, args: readonly string[]): Command | 'he
   const json = set.has('json');
   switch (name) {
     case 'list-ports':
+    case 'list-reverse-ports':
     case 'info':
       if (operands.length > 0) throw new UserError(`${name} takes no arguments, got ${JSON.stringify(operands[0])}`);
       return name === 'info' ? { name, json } : { name, json, stats: set.has('stats') };
+    case 'add-reverse-ports':
+      if (operands.length === 0) throw new UserError('no reverse port specified: give one like 5432:5432/tcp');
+      return { name, json, specs: operands.map((spec) => parseReverseSpec(spec)) };
     case 'add-ports':
       if (operands.length === 0) throw new UserError('no port specified');
       return { name, json, specs: operands.map((spec) => parsePortSpec(spec)) };
     case 'remove-ports':
-      if (operands.length === 0) throw new UserError('no ID specified');
+    case 'remove-reverse-ports':
+      if (operands.length === 0) throw new UserError(`no ID specified${name === 'remove-reverse-ports' ? ' (list-reverse-ports shows them)' : ''}`);
       return { name, ids: operands.map(portId) };
   }
 }
@@ -216,16 +240,20 @@ async function run(command: Command, client: ApiClient, out: Writer): Promise<vo
       return;
     }
     case 'add-ports':
-      for (const spec of command.specs) {
-        for (const status of await client.addPorts(spec)) out.write(command.json ? jsonLine(status) : `${status.id}\n`);
-      }
+      for (const spec of command.specs) writeAdded(out, command.json, await client.addPorts(spec));
       return;
     case 'remove-ports':
-      for (const id of command.ids) {
-        await client.removePort(id);
-        out.write(`${id}\n`);
-      }
+      return removeEach(out, command.ids, (id) => client.removePort(id));
+    case 'list-reverse-ports': {
+      const ports = await client.listReversePorts();
+      out.write(command.json ? ports.map(jsonLine).join('') : reverseTable(ports, command.stats));
       return;
+    }
+    case 'add-reverse-ports':
+      for (const spec of command.specs) writeAdded(out, command.json, [await client.addReversePort(spec)]);
+      return;
+    case 'remove-reverse-ports':
+      return removeEach(out, command.ids, (id) => client.removeReversePort(id));
     case 'info': {
       const info = await client.info();
       out.write(command.json ? `${toGoJSON(info, '    ')}\n` : infoText(info));
@@ -233,7 +261,20 @@ async function run(command: Command, client: ApiClient, out: Writer): Promise<vo
   }
 }
 
-function jsonLine(status: PortStatus): string {
+/** Each new entry's id on its own line, as rootlessctl prints them, or (--json) the entry. */
+function writeAdded(out: Writer, json: boolean, added: readonly (PortStatus | ReverseStatus)[]): void {
+  for (const status of added) out.write(json ? jsonLine(status) : `${status.id}\n`);
+}
+
+/** Removes the ids one after the other, printing each once removed (the first failure stops). */
+async function removeEach(out: Writer, ids: readonly number[], remove: (id: number) => Promise<void>): Promise<void> {
+  for (const id of ids) {
+    await remove(id);
+    out.write(`${id}\n`);
+  }
+}
+
+function jsonLine(status: PortStatus | ReverseStatus): string {
   return `${toGoJSON(status)}\n`;
 }
 
@@ -247,9 +288,29 @@ function portTable(ports: readonly PortStatus[]): string {
 
 /** list-ports --stats: who and what, then the counters ("-" where a column does not apply, or nothing counts). */
 function statsTable(ports: readonly PortStatus[]): string {
-  const header = ['ID', 'PROTO', 'PARENTIP', 'PARENTPORT', 'CHILDIP', 'CHILDPORT', 'CONNS/FLOWS', 'ACTIVE', 'BYTES_TO_CHILD', 'BYTES_FROM_CHILD', 'DGRAMS_TO_CHILD', 'DGRAMS_FROM_CHILD', 'REFUSED/DROPPED'];
-  const rows = ports.map(({ id, spec, stats }) => [...portCells(id, spec), ...statsCells(stats)]);
+  const header = ['ID', 'PROTO', 'PARENTIP', 'PARENTPORT', 'CHILDIP', 'CHILDPORT', ...statsHeader('CHILD')];
+  const rows = ports.map(({ id, spec, stats }) => [...portCells(id, spec), ...statsCells(stats, 'Child')]);
   return formatTable([header, ...rows]);
+}
+
+/** list-reverse-ports: the listener inside first, then where it connects on the host; --stats adds the counters. */
+function reverseTable(ports: readonly ReverseStatus[], withStats: boolean): string {
+  const header = ['ID', 'PROTO', 'CHILDIP', 'CHILDPORT', 'PARENTIP', 'PARENTPORT', ...(withStats ? statsHeader('PARENT') : [])];
+  const rows = ports.map(({ id, spec, stats }) => [
+    String(id),
+    spec.proto,
+    spec.childIP,
+    String(spec.childPort),
+    spec.parentIP,
+    String(spec.parentPort),
+    ...(withStats ? statsCells(stats, 'Parent') : []),
+  ]);
+  return formatTable([header, ...rows]);
+}
+
+/** The counters' columns, named after the side the relay connects to. */
+function statsHeader(side: 'CHILD' | 'PARENT'): string[] {
+  return ['CONNS/FLOWS', 'ACTIVE', `BYTES_TO_${side}`, `BYTES_FROM_${side}`, `DGRAMS_TO_${side}`, `DGRAMS_FROM_${side}`, 'REFUSED/DROPPED'];
 }
 
 /** rootlessctl's columns: ID PROTO PARENTIP PARENTPORT CHILDIP CHILDPORT. */
@@ -257,11 +318,10 @@ function portCells(id: number, spec: PortSpec): string[] {
   return [String(id), spec.proto, spec.parentIP ?? '', String(spec.parentPort), spec.childIP ?? '', String(spec.childPort)];
 }
 
-function statsCells(stats: PortStats | undefined): string[] {
-  const cell = (value: number | undefined) => (value === undefined ? '-' : String(value));
-  if (!stats) return Array<string>(7).fill('-');
-  if ('connections' in stats) return [stats.connections, stats.active, stats.bytesToChild, stats.bytesFromChild, undefined, undefined, stats.refused].map(cell);
-  return [stats.flows, stats.active, stats.bytesToChild, stats.bytesFromChild, stats.datagramsToChild, stats.datagramsFromChild, stats.dropped].map(cell);
+function statsCells(stats: PortStats | ReverseStats | undefined, side: 'Child' | 'Parent'): string[] {
+  const fields = stats as Readonly<Record<string, number | undefined>> | undefined;
+  const keys = ['connections' in (stats ?? {}) ? 'connections' : 'flows', 'active', `bytesTo${side}`, `bytesFrom${side}`, `datagramsTo${side}`, `datagramsFrom${side}`];
+  return [...keys, 'connections' in (stats ?? {}) ? 'refused' : 'dropped'].map((key) => String(fields?.[key] ?? '-'));
 }
 
 /**

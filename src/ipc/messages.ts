@@ -52,6 +52,11 @@ export type ParentMessage =
    */
   | { t: 'forward'; id: number; proto: 'tcp' | 'udp'; target: Target; sourceIp: boolean }
   | { t: 'unforward'; id: number }
+  /**
+   * A reverse port's listener: a socket bound (for TCP listening) at ip:port inside, sent back on the fd
+   * channel with `id` as payload before the answer (`forwarded`).
+   */
+  | { t: 'listen-inside'; id: number; proto: 'tcp' | 'udp'; ip: string; port: number }
   /** The native relay's counters of every forward (answered with `stats`). */
   | { t: 'stats'; id: number };
 
@@ -67,7 +72,7 @@ export type InsideMessage =
   /** Answer to `dial`, `udp` or `listen`: the socket travels as the message's handle. */
   | { t: 'socket'; id: number }
   | { t: 'socket-error'; id: number; code: string; message: string }
-  /** Answer to `forward` or `unforward`. */
+  /** Answer to `forward`, `unforward` or `listen-inside`. */
   | { t: 'forwarded'; id: number; error?: string }
   /** Answer to `stats`: counters by forward id. */
   | { t: 'stats'; id: number; stats: Array<[number, Counters]> };

@@ -4,7 +4,8 @@ import type { Server, Socket } from 'node:net';
 import type { InsideMessage } from '../ipc/messages.js';
 import type { Target } from '../dataplane/commands.js';
 import type { Counters } from '../dataplane/counters.js';
-import { sendFdFor } from '../ipc/fd-channel.js';
+import { UserError, errorMessage } from '../errors.js';
+import { receiveFdFor, sendFdFor } from '../ipc/fd-channel.js';
 import type { DriverRequest, InsideProcess } from '../port/drivers/descriptor.js';
 
 const SOCKET_TIMEOUT_MS = 10_000;
@@ -93,6 +94,22 @@ export class InsideRequests implements InsideProcess {
     } catch (err) {
       if (!(err instanceof InsideSocketError && err.code === 'ECHILD')) throw err;
     }
+  }
+
+  /**
+   * A socket listening (TCP) or bound (UDP) at ip:port inside the namespace, for a reverse port: its fd,
+   * which the caller closes. A UserError when the port is taken there.
+   */
+  async listenInside(proto: 'tcp' | 'udp', ip: string, port: number): Promise<number> {
+    if (this.fdChannel === null) throw new UserError('reverse ports need the native relay (koffi) and --port-driver=builtin');
+    const id = this.nextId++;
+    try {
+      await this.request({ t: 'listen-inside', id, proto, ip, port }, 'none');
+    } catch (err) {
+      // The inside's words for a bind that failed there (port taken, no such address) are for the user.
+      throw err instanceof InsideSocketError ? err : new UserError(errorMessage(err));
+    }
+    return receiveFdFor(this.fdChannel, id);
   }
 
   /** The native relay's counters, by the ids `forward` returned. */

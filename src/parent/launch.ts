@@ -6,6 +6,8 @@ import { UserError } from '../errors.js';
 import { openFdChannel } from '../ipc/fd-channel.js';
 import { createPortDriver, networkArgsFor, noPortsMessage, portDriverDescriptor } from '../port/drivers/registry.js';
 import { formatPortSpec } from '../port/spec.js';
+import { ReverseManager } from '../port/reverse.js';
+import { formatReverseSpec } from '../port/reverse-spec.js';
 import { VERSION } from '../version.js';
 import { FORWARDED_SIGNALS } from '../forwarded-signals.js';
 import { NamespaceHandle } from './namespace-handle.js';
@@ -151,12 +153,26 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       log.debug(`published ${formatPortSpec(spec)} as port ${added.map((p) => `${p.id} (${p.spec.parentPort})`).join(', ')}`);
     }
 
+    const reverse = options.portDriver === 'builtin' && insideProcess.relaysNatively ? new ReverseManager(insideProcess, log) : null;
+    if (reverse) cleanup.push(() => reverse.closeAll());
+    const noReverseMessage =
+      options.portDriver === 'builtin'
+        ? 'reverse ports need the native relay, and koffi does not load here'
+        : `reverse ports need --port-driver=builtin (its relay serves them); nsgate was started with --port-driver=${options.portDriver}`;
+    for (const spec of options.reversePublish) {
+      if (!reverse) throw new UserError(noReverseMessage);
+      const { id } = await step(reverse.add(spec));
+      log.debug(`reverse port ${formatReverseSpec(spec)} is ${id}`);
+    }
+
     // In RootlessKit's order, which scripts may wait on: child_pid (read-only) once the network and the
     // published ports are ready, then api.sock. A child_pid left by an nsgate that was SIGKILLed goes first.
     const childPidFile = state.file('child_pid');
     rmSync(childPidFile, { force: true });
     writeFileSync(childPidFile, `${running.pid}`, { mode: 0o444 });
-    const api = await step(startApiServer({ socketPath: state.file('api.sock'), info, ports, noPortsMessage: noPortsMessage(options) }));
+    const api = await step(
+      startApiServer({ socketPath: state.file('api.sock'), info, ports, noPortsMessage: noPortsMessage(options), reverse, noReverseMessage }),
+    );
     cleanup.push(() => api.close());
 
     const etcFiles = network ? writeEtcFiles(state, network.info.dns ?? []) : [];

@@ -53,12 +53,12 @@ function firstHostIPv4(): string | undefined {
   return undefined;
 }
 
-/** A bind error as the user should read it. */
-export function listenError(spec: PortSpec, err: NodeJS.ErrnoException): Error {
+/** A bind error as the user should read it; `inNamespace` for a reverse port's listener, which is made inside. */
+export function listenError(spec: PortSpec, err: NodeJS.ErrnoException, inNamespace = false): Error {
   const where = `${spec.parentIP || '*'}:${spec.parentPort}/${spec.proto}`;
   switch (err.code) {
     case 'EADDRINUSE':
-      return new UserError(`cannot listen on ${where}: the port is already in use on the host`);
+      return new UserError(`cannot listen on ${where}: the port is already in use ${inNamespace ? 'in the namespace' : 'on the host'}`);
     case 'EACCES':
       return spec.parentPort < 1024
         ? new UserError(
@@ -68,7 +68,7 @@ export function listenError(spec: PortSpec, err: NodeJS.ErrnoException): Error {
           )
         : new UserError(`cannot listen on ${where}: permission denied`);
     case 'EADDRNOTAVAIL':
-      return new UserError(`cannot listen on ${where}: ${spec.parentIP} is not an address of this host`);
+      return new UserError(`cannot listen on ${where}: ${spec.parentIP} is not an address ${inNamespace ? 'in the namespace' : 'of this host'}`);
     default:
       return new UserError(`cannot listen on ${where}: ${err.message}`);
   }

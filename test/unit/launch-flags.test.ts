@@ -52,6 +52,7 @@ describe('parseLaunchArgs defaults', () => {
       subidSource: 'auto',
       portDriver: 'none',
       publish: [],
+      reversePublish: [],
       debug: false,
       command: ['sh'],
     });
@@ -222,13 +223,14 @@ describe('--help and --version', () => {
     const text = cmd.kind === 'help' ? cmd.text : '';
     assert.match(text, /^Usage: nsgate \[flags\] COMMAND \[ARGS\.\.\.\]\n/);
     assert.match(text, /\n {4}--net value +network driver \[host, none, slirp4netns, pasta\] \(default: "host"\)\n/);
-    assert.match(text, /\n {4}--publish value, -p value +publish ports\. .*\(repeatable; a comma separates several in one\)\n/);
+    assert.match(text, /\n {4}--publish value, -p value +publish ports\. .*\(repeatable; a comma separates several in one\) \(nsgate adds: ranges of as many ports, [^\n]*\)\n/);
+    assert.match(text, /\n {4}--reverse-publish value +builtin driver: listen inside the namespace .*\(nsgate adds: the flag\)\n/);
     assert.match(text, /\n {4}--print-semver value +print a component of the RootlessKit version nsgate stands in for \(2\.3\.4\) as a decimal integer \[major, minor, patch\]\n/);
     assert.match(text, /\n {4}--pidns +create a PID namespace \(default: false\)\n/);
     // nsgate's additions to RootlessKit v2.3.4's flags are marked; the rest is RootlessKit's.
     assert.match(text, /\n {4}--port-driver value +.*\(default: "none"\) \(nsgate adds: socat \(RootlessKit v1 had it; v2 has not\), bypass\)\n/);
     assert.match(text, /\n {4}--source-ip-transparent +.*\(default: true\) \(nsgate adds: the flag, as RootlessKit v3 has it\)\n/);
-    assert.equal(text.match(/\(nsgate adds: /g)?.length, 2, 'no other flag marked');
+    assert.equal(text.match(/\(nsgate adds: /g)?.length, 4, 'no other flag marked than these four');
     assert.match(text, /^Options \(grouped as RootlessKit 2\.3\.4 groups them; "nsgate adds:" marks what it does not have\):$/m);
     assert.match(text, /\n {4}--mtu value +.*\(default: 0\)\n/);
     const names = [

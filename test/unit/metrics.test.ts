@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-prometheus-text-format';
 
 import { formatLabels, formatMetrics } from '../../src/api/metrics.js';
+import type { ReverseStatus } from '../../src/port/reverse.js';
 import type { PortStatus } from '../../src/port/types.js';
 
 const PORTS: PortStatus[] = [
@@ -22,13 +23,17 @@ function family(families: PrometheusFamily[], name: string): PrometheusFamily {
 }
 
 describe('formatMetrics', () => {
-  const families = parsePrometheusTextFormat(formatMetrics(PORTS, { parent: process.pid, gone: 2 ** 22 + 1 }));
+  const REVERSE: ReverseStatus[] = [
+    { id: 1, spec: { proto: 'tcp', childIP: '127.0.0.1', childPort: 5432, parentIP: '::1', parentPort: 5433 }, stats: { connections: 4, active: 0, bytesToParent: 40, bytesFromParent: 400, refused: 1 } },
+  ];
+  const families = parsePrometheusTextFormat(formatMetrics(PORTS, REVERSE, { parent: process.pid, gone: 2 ** 22 + 1 }));
 
   test('a Prometheus text parser reads every family with its type and help', () => {
     assert.deepEqual(
       families.map((f) => [f.name, f.type]),
       [
         ['nsgate_ports', 'GAUGE'],
+        ['nsgate_reverse_ports', 'GAUGE'],
         ['nsgate_port_connections_total', 'COUNTER'],
         ['nsgate_port_flows_total', 'COUNTER'],
         ['nsgate_port_active', 'GAUGE'],
@@ -36,6 +41,13 @@ describe('formatMetrics', () => {
         ['nsgate_port_datagrams_total', 'COUNTER'],
         ['nsgate_port_refused_total', 'COUNTER'],
         ['nsgate_port_dropped_total', 'COUNTER'],
+        ['nsgate_reverse_port_connections_total', 'COUNTER'],
+        ['nsgate_reverse_port_flows_total', 'COUNTER'],
+        ['nsgate_reverse_port_active', 'GAUGE'],
+        ['nsgate_reverse_port_bytes_total', 'COUNTER'],
+        ['nsgate_reverse_port_datagrams_total', 'COUNTER'],
+        ['nsgate_reverse_port_refused_total', 'COUNTER'],
+        ['nsgate_reverse_port_dropped_total', 'COUNTER'],
         ['nsgate_process_open_fds', 'GAUGE'],
         ['nsgate_process_resident_memory_bytes', 'GAUGE'],
       ],
@@ -55,6 +67,13 @@ describe('formatMetrics', () => {
     assert.deepEqual(family(families, 'nsgate_port_datagrams_total').metrics.map((m) => [m.labels?.direction, m.value]), [['to_child', '10'], ['from_child', '9']]);
     assert.deepEqual(family(families, 'nsgate_port_refused_total').metrics.map((m) => m.value), ['2']);
     assert.deepEqual(family(families, 'nsgate_port_dropped_total').metrics.map((m) => m.value), ['1']);
+  });
+
+  test('reverse ports: their own families, labelled child then parent, directions to and from the parent', () => {
+    assert.deepEqual(family(families, 'nsgate_reverse_ports').metrics, [{ value: '1' }]);
+    assert.deepEqual(family(families, 'nsgate_reverse_port_connections_total').metrics, [{ value: '4', labels: { id: '1', proto: 'tcp', child: '127.0.0.1:5432', parent: '[::1]:5433' } }]);
+    assert.deepEqual(family(families, 'nsgate_reverse_port_bytes_total').metrics.map((m) => [m.labels?.direction, m.value]), [['to_parent', '40'], ['from_parent', '400']]);
+    assert.deepEqual(family(families, 'nsgate_reverse_port_refused_total').metrics.map((m) => m.value), ['1']);
   });
 
   test('process metrics for the processes /proc shows; a gone one is left out', () => {

@@ -142,7 +142,7 @@ describe('parseArgs', () => {
   });
 
   test('bad usage is a UserError that names the problem', () => {
-    const commands = /commands: list-ports, add-ports, remove-ports, info, help/;
+    const commands = /commands: list-ports, add-ports, remove-ports, info, list-reverse-ports, add-reverse-ports, remove-reverse-ports, help/;
     const cases: [string[], RegExp][] = [
       [['bogus'], /^unknown command "bogus"/],
       [['bogus'], commands],
@@ -159,6 +159,12 @@ describe('parseArgs', () => {
       [['add-ports', '127.0.0.1:8080:80/tcp', '8080:80'], /^invalid port spec "8080:80"/],
       [['remove-ports'], /^no ID specified$/],
       [['remove-ports', '1', 'x'], /^invalid port ID "x"/],
+      [['add-port', ':8080:80/tcp'], /^unknown command "add-port" \(did you mean "add-ports"\? commands: /],
+      [['list-reverse'], /^unknown command "list-reverse" \(did you mean "list-reverse-ports"\? /],
+      [['add-reverse-ports'], /^no reverse port specified: give one like 5432:5432\/tcp$/],
+      [['add-reverse-ports', '5432/tcp'], /^invalid reverse port spec "5432\/tcp": expected 2 to 4 ":"-separated parts, got 1 .*\(the form is \[CHILD_IP:\]CHILD_PORT:\[PARENT_IP:\]PARENT_PORT\/PROTO/],
+      [['remove-reverse-ports'], /^no ID specified \(list-reverse-ports shows them\)$/],
+      [['list-reverse-ports', '--bogus'], /^unknown flag "--bogus" for list-reverse-ports \(its flags: --json, --stats, --help\)$/],
       [['remove-ports', '-1'], /^unknown flag "-1"/],
     ];
     for (const [argv, message] of cases) {
@@ -179,7 +185,17 @@ describe('main', () => {
     assert.deepEqual(await nsgatectl(['--version']), { code: 0, stdout: `nsgatectl version ${VERSION}\n`, stderr: '' });
     const help = await nsgatectl(['--help']);
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /^COMMANDS:\n {3}list-ports {4}List ports\n {3}add-ports {5}Add ports\n {3}remove-ports {2}Remove ports\n {3}info {10}Show info\n/m);
+    assert.match(
+      help.stdout,
+      /^COMMANDS:\n {3}list-ports {12}List ports\n {3}add-ports {13}Add ports\n {3}remove-ports {10}Remove ports\n {3}info {18}Show info\n {3}list-reverse-ports {4}List reverse ports \(nsgate\)\n {3}add-reverse-ports {5}Add reverse ports \(nsgate\)\n {3}remove-reverse-ports {2}Remove reverse ports \(nsgate\)\n/m,
+    );
+    for (const command of ['add-reverse-ports', 'list-reverse-ports', 'remove-reverse-ports', 'list-ports']) {
+      const commandHelp = await nsgatectl([command, '--help']);
+      assert.equal(commandHelp.code, 0);
+      assert.match(commandHelp.stdout, new RegExp(`^NAME:\n {3}nsgatectl ${command} - `));
+    }
+    assert.match((await nsgatectl(['help', 'add-reverse-ports'])).stdout, /also with --disable-host-loopback/);
+    assert.match((await nsgatectl(['help', 'list-ports'])).stdout, /--stats +Prints each port's traffic counters/);
     assert.match(help.stdout, /--socket value {2}Path to api\.sock/);
     assert.match((await nsgatectl(['help', 'add-ports'])).stdout, /USAGE:\n {3}nsgatectl add-ports \[command options\] \[flags\] PARENTIP:PARENTPORT/);
   });
@@ -193,7 +209,7 @@ describe('main', () => {
     const unknown = await nsgatectl(['bogus']);
     assert.equal(unknown.code, 1);
     assert.equal(unknown.stdout, '');
-    assert.match(unknown.stderr, /^error: unknown command "bogus" \(commands: list-ports, add-ports, remove-ports, info, help\)\n$/);
+    assert.match(unknown.stderr, /^error: unknown command "bogus" \(commands: list-ports, add-ports, remove-ports, info, list-reverse-ports, add-reverse-ports, remove-reverse-ports, help\)\n$/);
   });
 
   test('a missing socket is named, with what to do', async () => {

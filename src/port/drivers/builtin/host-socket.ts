@@ -22,8 +22,9 @@ import type { PortSpec } from '../../types.js';
 /**
  * Bind (and for TCP listen on) the host side of `spec` by RootlessKit's listen rules. A failure is the
  * user's error in words (port taken, privileged port, foreign address) and leaves no socket open.
+ * A reverse port's listener inside the namespace is made the same way there (`inNamespace`, for the errors).
  */
-export function openPublishedSocket(c: SocketCalls, spec: PortSpec, proto: 'tcp' | 'udp'): number {
+export function openPublishedSocket(c: SocketCalls, spec: PortSpec, proto: 'tcp' | 'udp', inNamespace = false): number {
   const { host, ipv6Only } = listenAddress(spec);
   const addr = encodeSockaddr(host, spec.parentPort);
   const family = addr.length === 16 ? AF_INET : AF_INET6;
@@ -38,6 +39,6 @@ export function openPublishedSocket(c: SocketCalls, spec: PortSpec, proto: 'tcp'
     return fd;
   } catch (err) {
     c.close(fd);
-    throw err instanceof SysError ? listenError(spec, err) : err;
+    throw err instanceof SysError ? listenError(spec, err, inNamespace) : err;
   }
 }

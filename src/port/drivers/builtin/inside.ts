@@ -9,7 +9,7 @@ import { createSocket, Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import type { InsideMessage } from '../../../ipc/messages.js';
 import type { InsideHalf } from '../descriptor.js';
-import { answerForwardRequest, prepareRelay, relayStats } from './relay-agent.js';
+import { answerForwardRequest, listenInside, prepareRelay, relayStats } from './relay-agent.js';
 
 export const builtinInside: InsideHalf = {
   start: prepareRelay,
@@ -18,6 +18,7 @@ export const builtinInside: InsideHalf = {
     udp: (msg) => openUdp(msg.id, msg.family),
     forward: (msg) => void answerForwardRequest(msg).then((answer) => send(answer)),
     unforward: (msg) => void answerForwardRequest(msg).then((answer) => send(answer)),
+    'listen-inside': (msg) => send(listenInside(msg)),
     stats: (msg) => void relayStats().then((stats) => send({ t: 'stats', id: msg.id, stats })),
   },
 };

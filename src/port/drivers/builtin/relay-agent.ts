@@ -9,9 +9,10 @@ import type { Counters } from '../../../dataplane/counters.js';
 import { RelayEngine } from '../../../dataplane/engine.js';
 import { SOURCE_IP_MARK } from '../../../dataplane/tcp-relay.js';
 import { ENTRY } from '../../../entry/paths.js';
-import { receiveFdFor, takeFdChannel } from '../../../ipc/fd-channel.js';
+import { receiveFdFor, sendFdFor, takeFdChannel } from '../../../ipc/fd-channel.js';
 import type { InsideMessage, ParentMessage } from '../../../ipc/messages.js';
 import type { Log } from '../../../log.js';
+import { openPublishedSocket } from './host-socket.js';
 import { fwmarkRuleMessage, localDefaultRouteMessage, LOOPBACK_INDEX, rtnetlink } from '../../../sys/rtnetlink.js';
 import { socketCalls } from '../../../sys/socket.js';
 import type { InsideContext } from '../descriptor.js';
@@ -72,6 +73,23 @@ export async function answerForwardRequest(msg: Extract<ParentMessage, { t: 'for
 /** The relay's counters by forward id (none before it runs). */
 export async function relayStats(): Promise<Array<[number, Counters]>> {
   return engine ? [...(await engine.stats())] : [];
+}
+
+/** A reverse port's listener, made here and sent to the parent on the fd channel (see the message). */
+export function listenInside(msg: Extract<ParentMessage, { t: 'listen-inside' }>): InsideMessage {
+  const c = socketCalls();
+  if (!c || channel === undefined) return { t: 'forwarded', id: msg.id, error: 'reverse ports need the native relay: no fd channel into the namespace' };
+  try {
+    const fd = openPublishedSocket(c, { proto: msg.proto, parentIP: msg.ip, parentPort: msg.port, childPort: msg.port }, msg.proto, true);
+    try {
+      sendFdFor(channel, msg.id, fd);
+    } finally {
+      c.close(fd);
+    }
+    return { t: 'forwarded', id: msg.id };
+  } catch (err) {
+    return { t: 'forwarded', id: msg.id, error: errorMessage(err) };
+  }
 }
 
 async function forward(msg: Extract<ParentMessage, { t: 'forward' }>): Promise<void> {
