@@ -1,19 +1,20 @@
 /**
- * nsgate's extensions to publishing (issue 16): port ranges, parent port 0, per-port traffic counters, and
- * that RootlessKit's Go rootlessctl still reads a port list with them.
+ * nsgate's extensions to publishing (issue 16): port ranges, parent port 0, per-port traffic counters and
+ * /metrics, that RootlessKit's Go rootlessctl still reads a port list with them, and reverse ports.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { ApiClient } from '../../src/api/client.js';
 import type { PortStatus } from '../../src/port/types.js';
 import { exchange, probe } from './clients.js';
-import { asUser, eventually, fixture, freePort, nsgate, NSGATECTL, type Proc, runNsgate, sha256, userEnv, userTempDir } from './harness.js';
+import { asUser, E2E_DIR, eventually, fixture, freePort, nsgate, NSGATECTL, type Proc, runNsgate, sha256, userEnv, userTempDir } from './harness.js';
 import { describePeer, newestPeer, type Peer, referencePeer } from './peers.js';
 
 const PEERS = [referencePeer(), newestPeer()].filter((peer): peer is Peer => peer !== undefined);
@@ -287,5 +288,133 @@ describe('parent port 0 with drivers that cannot pick one', () => {
     const r = await runNsgate(['--net=slirp4netns', '--port-driver=socat', '-p', '127.0.0.1:0:80/tcp', 'true']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /not supported by the socat port driver/);
+  });
+});
+
+describe('reverse ports (builtin)', () => {
+  const CLIENTS = join(E2E_DIR, 'dist/test/e2e/fixtures/clients-inside.js');
+  const TCP_BYTES = 1_000_000;
+  const UDP_COUNT = 5;
+  let tcpServer: Server;
+  let udpServer: ReturnType<typeof createSocket>;
+  let tcpPort: number;
+  let udpPort: number;
+  /** What the host's TCP server received, by connection, as checksums. */
+  const received: string[] = [];
+
+  before(async () => {
+    // The host's services on 127.0.0.1 only: a TCP server that answers the checksum of what it got, a UDP echo.
+    tcpServer = createServer({ allowHalfOpen: true }, (s) => {
+      const hash = createHash('sha256');
+      s.on('data', (d) => hash.update(d));
+      s.on('end', () => {
+        const sum = hash.digest('hex');
+        received.push(sum);
+        s.end(sum);
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => tcpServer.listen(0, '127.0.0.1', resolve));
+    tcpPort = (tcpServer.address() as AddressInfo).port;
+    udpServer = createSocket('udp4');
+    udpServer.on('message', (msg, from) => udpServer.send(msg, from.port, from.address));
+    await new Promise<void>((resolve) => udpServer.bind(0, '127.0.0.1', resolve));
+    udpPort = udpServer.address().port;
+  });
+
+  after(() => {
+    tcpServer.close();
+    udpServer.close();
+  });
+
+  for (const disableHostLoopback of [false, true]) {
+    test(`a host server on 127.0.0.1 is reached from inside${disableHostLoopback ? ' with --disable-host-loopback, which still blocks 10.0.2.2' : ''}, checksummed, and counted`, async () => {
+      const dir = userTempDir();
+      received.length = 0;
+      const p = nsgate([
+        `--state-dir=${dir}/state`, '--net=slirp4netns', '--port-driver=builtin', ...(disableHostLoopback ? ['--disable-host-loopback'] : []),
+        '--reverse-publish', `7000:${tcpPort}/tcp`,
+        '--reverse-publish', `127.0.0.1:7001:127.0.0.1:${udpPort}/udp`,
+        '--', process.execPath, CLIENTS, `tcp,7000,${TCP_BYTES}`, `udp,7001,${UDP_COUNT}`, `dial,10.0.2.2,${tcpPort}`,
+      ]);
+      try {
+        await p.waitFor(/^done$/m, 30_000);
+        const [tcpResult, udpResult, direct] = p.stdout.trim().split('\n').slice(0, 3).map((line) => JSON.parse(line) as Record<string, unknown>);
+        assert.equal(received[0], tcpResult!.sent, "the host server got exactly the client's bytes");
+        assert.equal(received.length, disableHostLoopback ? 1 : 2, 'the direct dial reached the host server only without --disable-host-loopback');
+        assert.equal(tcpResult!.answer, tcpResult!.sent, "and the client got the server's answer");
+        assert.equal(udpResult!.echoed, UDP_COUNT);
+        if (disableHostLoopback) assert.match(String(direct!.result), /^(ECONNREFUSED|ENETUNREACH|EHOSTUNREACH)$/, 'the host loopback through 10.0.2.2 is blocked');
+        else assert.equal(direct!.result, 'connected', 'the host loopback through 10.0.2.2 is open');
+        const api = new ApiClient(`${dir}/state/api.sock`);
+        const list = await api.listReversePorts();
+        assert.deepEqual(list.map((s) => s.spec), [
+          { proto: 'tcp', childIP: '127.0.0.1', childPort: 7000, parentIP: '127.0.0.1', parentPort: tcpPort },
+          { proto: 'udp', childIP: '127.0.0.1', childPort: 7001, parentIP: '127.0.0.1', parentPort: udpPort },
+        ]);
+        await eventually('the connection is closed in the relay', async () => (await api.listReversePorts())[0]!.stats?.active === 0);
+        const [tcpStats, udpStats] = (await api.listReversePorts()).map((s) => s.stats);
+        assert.deepEqual(tcpStats, { connections: 1, active: 0, bytesToParent: TCP_BYTES, bytesFromParent: 64, refused: 0 });
+        const udpBytes = (udpResult!.sizes as number[]).reduce((a, b) => a + b, 0);
+        assert.deepEqual(udpStats, { flows: 1, active: 1, datagramsToParent: UDP_COUNT, datagramsFromParent: UDP_COUNT, bytesToParent: udpBytes, bytesFromParent: udpBytes, dropped: 0 });
+      } finally {
+        p.kill();
+        await p.exited();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  test('add-reverse-ports, list-reverse-ports and remove-reverse-ports at run time; conflicts and a taken port are refused', async () => {
+    const dir = userTempDir();
+    const p = nsgate([`--state-dir=${dir}/state`, '--net=none', '--port-driver=builtin', '--', ...fixture('tcp-echo,7,127.0.0.1')]);
+    const ctl = (...args: string[]) => {
+      const [cmd, argv] = asUser(process.execPath, [NSGATECTL, `--socket=${dir}/state/api.sock`, ...args]);
+      return spawnSync(cmd, argv, { encoding: 'utf8', env: userEnv() });
+    };
+    try {
+      await p.waitFor(/ready/, 20_000);
+      const add = ctl('add-reverse-ports', `7100:${tcpPort}/tcp`, `[::1]:7101:${udpPort}/udp`);
+      assert.equal(add.status, 0, add.stderr);
+      assert.equal(add.stdout, '1\n2\n');
+      const table = ctl('list-reverse-ports');
+      assert.match(table.stdout, /^ID\s+PROTO\s+CHILDIP\s+CHILDPORT\s+PARENTIP\s+PARENTPORT\s*\n/);
+      assert.match(table.stdout, new RegExp(`^1\\s+tcp\\s+127\\.0\\.0\\.1\\s+7100\\s+127\\.0\\.0\\.1\\s+${tcpPort}\\s*$`, 'm'));
+      assert.match(table.stdout, new RegExp(`^2\\s+udp\\s+::1\\s+7101\\s+127\\.0\\.0\\.1\\s+${udpPort}\\s*$`, 'm'));
+      assert.match(ctl('list-reverse-ports', '--stats').stdout, /^1\s+tcp\s+.*\s+0\s+0\s+0\s+0\s+-\s+-\s+0\s*$/m);
+      const again = ctl('add-reverse-ports', `7100:${udpPort}/tcp`);
+      assert.equal(again.status, 1);
+      assert.match(again.stderr, /reverse port 127\.0\.0\.1:7100:127\.0\.0\.1:\d+\/tcp conflicts with id 1 \(127\.0\.0\.1:7100:.*\) \(same proto, child IP and child port\)/);
+      // Port 7 is the echo server's inside.
+      const taken = ctl('add-reverse-ports', `7:${tcpPort}/tcp`);
+      assert.equal(taken.status, 1);
+      assert.match(taken.stderr, /cannot listen on 127\.0\.0\.1:7\/tcp: the port is already in use in the namespace/);
+      assert.equal(ctl('remove-reverse-ports', '1', '2').stdout, '1\n2\n');
+      assert.equal(ctl('list-reverse-ports', '--json').stdout, '');
+      const gone = ctl('remove-reverse-ports', '1');
+      assert.match(gone.stderr, /no reverse port with id 1 \(there are no reverse ports\)/);
+      // The listener inside was closed: the port can be taken again.
+      assert.equal(ctl('add-reverse-ports', `7100:${tcpPort}/tcp`).stdout, '3\n');
+    } finally {
+      p.kill();
+      await p.exited();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('--reverse-publish needs --port-driver=builtin; the API says so too', async () => {
+    const r = await runNsgate(['--net=slirp4netns', '--port-driver=slirp4netns', '--reverse-publish', '7000:7000/tcp', 'true']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--reverse-publish needs --port-driver=builtin \(its relay serves reverse ports\), not --port-driver=slirp4netns/);
+    const dir = userTempDir();
+    const p = nsgate([`--state-dir=${dir}/state`, '--net=slirp4netns', '--port-driver=slirp4netns', '--', ...fixture('tcp-echo,7,127.0.0.1')]);
+    try {
+      await p.waitFor(/ready/, 20_000);
+      await assert.rejects(new ApiClient(`${dir}/state/api.sock`).listReversePorts(), /reverse ports need --port-driver=builtin \(its relay serves them\); nsgate was started with --port-driver=slirp4netns/);
+    } finally {
+      p.kill();
+      await p.exited();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
