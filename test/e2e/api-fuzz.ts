@@ -74,7 +74,8 @@ function badSpec(rng: Rng): Record<string, unknown> {
     }
     case 'value':
       if (field === 'proto') spec.proto = pick(rng, PROTOS_AND_JUNK.filter((p) => p !== 'tcp' && p !== 'udp6'));
-      else if (field === 'parentPort' || field === 'childPort') spec[field] = pick(rng, [0, -80, 65536, 1e6]);
+      // A parent port 0 is valid: the kernel picks a free port (nsgate's extension).
+      else if (field === 'parentPort' || field === 'childPort') spec[field] = pick(rng, field === 'parentPort' ? [-1, -80, 65536, 1e6] : [0, -80, 65536, 1e6]);
       else spec[field] = pick(rng, BAD_IPS);
       break;
     default:

@@ -108,11 +108,14 @@ describe('builtin driver', () => {
     assert.equal(info.networkDriver?.driver, 'slirp4netns');
     const list = await api.listPorts();
     assert.deepEqual(list.map((x) => x.id), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-    assert.deepEqual(list[0], { id: 1, spec: { proto: 'tcp', parentIP: '0.0.0.0', parentPort: ports.dual, childPort: 80 } });
-    assert.deepEqual(list[3], { id: 4, spec: { proto: 'tcp', parentIP: '127.0.0.1', parentPort: ports.v4to6, childIP: '::1', childPort: 81 } });
+    // Each entry also has nsgate's traffic counters (test/e2e/ports-beyond.test.ts checks their values).
+    assert.deepEqual(list.map((x) => x.stats && ('flows' in x.stats ? 'udp' : 'tcp')), list.map((x) => x.spec.proto.slice(0, 3)));
+    const entries = list.map(({ id, spec }) => ({ id, spec }));
+    assert.deepEqual(entries[0], { id: 1, spec: { proto: 'tcp', parentIP: '0.0.0.0', parentPort: ports.dual, childPort: 80 } });
+    assert.deepEqual(entries[3], { id: 4, spec: { proto: 'tcp', parentIP: '127.0.0.1', parentPort: ports.v4to6, childIP: '::1', childPort: 81 } });
     // As RootlessKit: brackets gone, the addresses as written.
-    assert.deepEqual(list[5], { id: 6, spec: { proto: 'tcp6', parentIP: '::', parentPort: ports.bracketed, childIP: '127.0.0.1', childPort: 82 } });
-    assert.deepEqual(list[6], { id: 7, spec: { proto: 'tcp4', parentIP: '::ffff:127.0.0.1', parentPort: ports.mapped, childPort: 80 } });
+    assert.deepEqual(entries[5], { id: 6, spec: { proto: 'tcp6', parentIP: '::', parentPort: ports.bracketed, childIP: '127.0.0.1', childPort: 82 } });
+    assert.deepEqual(entries[6], { id: 7, spec: { proto: 'tcp4', parentIP: '::ffff:127.0.0.1', parentPort: ports.mapped, childPort: 80 } });
   });
 
   test('add at run time, then remove: the port closes, with its open connections', async () => {

@@ -145,7 +145,7 @@ describe('nsgate with a malformed -p spec', () => {
     ['8080:80', /missing "\/<proto>"/],
     ['8080:80/tcp', /missing the parent IP part/],
     ['127.0.0.1:8080:80/tcp/x', /proto/],
-    ['127.0.0.1:0:80/tcp', /parent port/],
+    ['127.0.0.1:-1:80/tcp', /parent port/],
     ['127.0.0.1:8080:65536/tcp', /child port/],
     ['::1:8080:80/tcp6', /brackets/],
     ['[::1]x:8080:80/tcp6', /unexpected "x" after "\[::1\]"/],
