@@ -83,6 +83,11 @@ export function newestPeer(): Peer | undefined {
   return find().newest;
 }
 
+/** Debian's package (1.1.0 on Debian 12), if installed: its rootlessctl is the one distributions ship. */
+export function packagedPeer(): Peer | undefined {
+  return peerIn(PACKAGED);
+}
+
 /** "RootlessKit 2.3.4 (/opt/nsgate-peers/v2.3.4/rootlesskit)", for a test's diagnostic line. */
 export function describePeer(peer: Peer): string {
   return `RootlessKit ${peer.version} (${peer.rootlesskit})`;

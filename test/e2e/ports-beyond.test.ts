@@ -15,9 +15,12 @@ import { ApiClient } from '../../src/api/client.js';
 import type { PortStatus } from '../../src/port/types.js';
 import { exchange, probe } from './clients.js';
 import { asUser, E2E_DIR, eventually, fixture, freePort, nsgate, NSGATECTL, type Proc, runNsgate, sha256, userEnv, userTempDir } from './harness.js';
-import { describePeer, newestPeer, type Peer, referencePeer } from './peers.js';
+import { describePeer, newestPeer, packagedPeer, type Peer, referencePeer } from './peers.js';
 
-const PEERS = [referencePeer(), newestPeer()].filter((peer): peer is Peer => peer !== undefined);
+/** The Go rootlessctl builds that read our port lists: the reference, the newest v3 and Debian's, each once. */
+const PEERS = [referencePeer(), newestPeer(), packagedPeer()]
+  .filter((peer): peer is Peer => peer !== undefined)
+  .filter((peer, i, all) => all.findIndex((other) => other.rootlessctl === peer.rootlessctl) === i);
 /** The child ports of the range's servers: each answers "port N". */
 const CHILD_BASE = 9000;
 const RANGE = 10;
