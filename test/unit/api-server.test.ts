@@ -11,7 +11,8 @@ import { startApiServer, type ApiServer, type ApiServerOptions } from '../../src
 import { API_VERSION, type ApiInfo } from '../../src/api/types.js';
 import type { PortService } from '../../src/port/types.js';
 import { UserError } from '../../src/errors.js';
-import type { PortSpec, PortStatus } from '../../src/port/types.js';
+import type { PortRangeSpec, PortSpec, PortStats, PortStatus } from '../../src/port/types.js';
+import { expandPortRange } from '../../src/port/spec.js';
 import { describePeer, NO_PEER, referencePeer } from '../e2e/peers.js';
 
 /** The reference RootlessKit's rootlessctl (test/e2e/peers.ts). */
@@ -404,6 +405,63 @@ describe('the real rootlessctl against our server', { skip: PEER ? false : NO_PE
   test('without a port driver it reports the server’s message', async () => {
     await withServer({ info: () => INFO, ports: null }, async (socketPath) => {
       assert.deepEqual(await rootlessctl(socketPath, 'list-ports'), { code: 1, stdout: '', stderr: 'error: no PortDriver is available\n' });
+    });
+  });
+});
+
+describe("API server: nsgate's ranges, stats, reverse ports and /metrics", () => {
+  /** FakePorts with ranges (one entry per port) and fixed stats. */
+  class RangePorts extends FakePorts {
+    async addRange(spec: PortRangeSpec): Promise<PortStatus[]> {
+      return Promise.all(expandPortRange(spec).map((port) => this.add(port)));
+    }
+    async stats(): Promise<Map<number, PortStats>> {
+      return new Map(this.list().map(({ id }) => [id, { connections: id, active: 0, bytesToChild: 10 * id, bytesFromChild: 0, refused: 0 }]));
+    }
+  }
+
+  test('POST with parentPortEnd/childPortEnd: 201 with an array of entries; without: the single object', async () => {
+    await withServer({ info: () => INFO, ports: new RangePorts() }, async (socketPath) => {
+      const range = await request(socketPath, 'POST', '/v1/ports', JSON.stringify({ proto: 'tcp', parentPort: 8000, parentPortEnd: 8002, childPort: 80, childPortEnd: 82 }));
+      assert.equal(range.status, 201, range.body);
+      assert.equal(range.body, '[{"id":1,"spec":{"proto":"tcp","parentPort":8000,"childPort":80}},{"id":2,"spec":{"proto":"tcp","parentPort":8001,"childPort":81}},{"id":3,"spec":{"proto":"tcp","parentPort":8002,"childPort":82}}]');
+      const one = await request(socketPath, 'POST', '/v1/ports', JSON.stringify({ proto: 'tcp', parentPort: 9000, parentPortEnd: 0, childPort: 90 }));
+      assert.equal(one.body, '{"id":4,"spec":{"proto":"tcp","parentPort":9000,"childPort":90}}');
+      assertJsonError(
+        await request(socketPath, 'POST', '/v1/ports', JSON.stringify({ proto: 'tcp', parentPort: 8000, parentPortEnd: 8009, childPort: 80 })),
+        400,
+        /the parent side is 10 ports \(8000-8009\) but the child side is one port \(80\)/,
+      );
+      const list = await request(socketPath, 'GET', '/v1/ports');
+      assert.match(list.body, /^\[\{"id":1,"spec":\{[^}]*\},"stats":\{"connections":1,"active":0,"bytesToChild":10,"bytesFromChild":0,"refused":0\}\},/);
+    });
+  });
+
+  test('a port service without ranges refuses them, saying how to send the ports', async () => {
+    await withServer({ info: () => INFO, ports: new FakePorts() }, async (socketPath) => {
+      const answer = await request(socketPath, 'POST', '/v1/ports', JSON.stringify({ proto: 'tcp', parentPort: 8000, parentPortEnd: 8001, childPort: 80, childPortEnd: 81 }));
+      assertJsonError(answer, 400, 'this port service takes one port per request: send it without parentPortEnd and childPortEnd');
+    });
+  });
+
+  test('GET /metrics: the Prometheus text format with the ports and the process', async () => {
+    await withServer({ info: () => ({ ...INFO, childPID: process.pid }), ports: new RangePorts() }, async (socketPath) => {
+      await request(socketPath, 'POST', '/v1/ports', JSON.stringify({ proto: 'tcp', parentIP: '127.0.0.1', parentPort: 8080, childPort: 80 }));
+      const answer = await request(socketPath, 'GET', '/metrics');
+      assert.equal(answer.status, 200);
+      assert.equal(answer.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
+      assert.match(answer.body, /^nsgate_port_connections_total\{id="1",proto="tcp",parent="127\.0\.0\.1:8080",child=":80"\} 1$/m);
+      assert.match(answer.body, /^nsgate_process_open_fds\{process="parent"\} \d+$/m);
+      assert.match(answer.body, /^nsgate_reverse_ports 0$/m);
+    });
+  });
+
+  test('reverse-port routes without a reverse service answer 400 with the reason given', async () => {
+    await withServer({ info: () => INFO, ports: null, noReverseMessage: 'reverse ports need --port-driver=builtin' }, async (socketPath) => {
+      assertJsonError(await request(socketPath, 'GET', '/v1/reverse-ports'), 400, 'reverse ports need --port-driver=builtin');
+      assertJsonError(await request(socketPath, 'POST', '/v1/reverse-ports', '{"proto":"tcp","childPort":1,"parentPort":2}'), 400, 'reverse ports need --port-driver=builtin');
+      assertJsonError(await request(socketPath, 'DELETE', '/v1/reverse-ports/1'), 400, 'reverse ports need --port-driver=builtin');
+      assert.equal((await request(socketPath, 'GET', '/metrics')).status, 200, '/metrics works without ports');
     });
   });
 });
