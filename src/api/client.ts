@@ -85,6 +85,9 @@ export class ApiClient {
   private async request(method: string, path: string, body?: string): Promise<unknown> {
     const { status, statusText, text } = await this.exchange(method, path, body);
     this.options.log?.(`${method} ${path} -> ${status}`);
+    if (status === 404 && path.startsWith('/v1/reverse-ports')) {
+      throw new Error(`the API server on ${this.socketPath} has no reverse ports (${method} ${path}: 404): they are nsgate's, RootlessKit has none`);
+    }
     if (status < 200 || status > 299) throw new Error(statusErrorMessage(status, statusText, text));
     return this.parseJson(text);
   }

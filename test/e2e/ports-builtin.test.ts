@@ -237,5 +237,21 @@ for (const peer of PEERS) {
       assert.match(ctl('info').stdout, /builtin/);
       assert.equal(ctl('remove-ports', id).stdout.trim(), id);
     });
+
+    test("nsgate's extensions against RootlessKit: a range or reverse ports are errors that say what happened", async () => {
+      const ctl = (...args: string[]) => {
+        const [cmd, argv] = asUser(process.execPath, [NSGATECTL, `--socket=${dir}/rk/api.sock`, ...args]);
+        return spawnSync(cmd, argv, { encoding: 'utf8', env: userEnv() });
+      };
+      const port = await freePort();
+      const range = ctl('add-ports', `127.0.0.1:${port}-${port + 1}:8080-8081/tcp`);
+      assert.equal(range.status, 1);
+      const id = range.stderr.match(/it does not take port ranges \(nsgate does\) and added one port, id (\d+): remove it with "remove-ports \1"; add the ports one by one/)?.[1];
+      assert.ok(id, range.stderr);
+      assert.equal(ctl('remove-ports', id).status, 0);
+      const reverse = ctl('list-reverse-ports');
+      assert.equal(reverse.status, 1);
+      assert.match(reverse.stderr, /has no reverse ports \(GET \/v1\/reverse-ports: 404\): they are nsgate's, RootlessKit has none/);
+    });
   });
 }
