@@ -68,7 +68,12 @@ const COMMANDS: Readonly<Record<CommandName, CommandDoc>> = {
       '   A parent port 0, e.g. "127.0.0.1:0:80/tcp", takes a free port the kernel picks (builtin driver): list-ports shows it.',
     flags: ['json'],
   },
-  'remove-ports': { usage: 'Remove ports', argsUsage: '[flags] ID [ID...]', flags: [] },
+  'remove-ports': {
+    usage: 'Remove ports',
+    argsUsage: '[flags] ID [ID...]',
+    description: 'Remove ports by ID (list-ports shows them). FIRST-LAST removes every ID in between, e.g. the ports of a range: "remove-ports 3-12".',
+    flags: [],
+  },
   info: { usage: 'Show info', argsUsage: '[flags]', flags: ['json'] },
   'list-reverse-ports': { usage: 'List reverse ports (nsgate)', argsUsage: '[flags]', flags: ['json', 'stats'] },
   'add-reverse-ports': {
@@ -190,14 +195,18 @@ function parseCommand(name: CommandName, args: readonly string[]): Command | 'he
     case 'remove-ports':
     case 'remove-reverse-ports':
       if (operands.length === 0) throw new UserError(`no ID specified${name === 'remove-reverse-ports' ? ' (list-reverse-ports shows them)' : ''}`);
-      return { name, ids: operands.map(portId) };
+      return { name, ids: operands.flatMap(portIds) };
   }
 }
 
-function portId(text: string): number {
-  const id = parsePortId(text);
-  if (id === undefined) throw new UserError(`invalid port ID ${JSON.stringify(text)}: expected an integer`);
-  return id;
+/** An ID, or (nsgate's, for the ports of a range) FIRST-LAST: every ID from FIRST to LAST. */
+function portIds(text: string): number[] {
+  const [first, last, ...more] = text.split('-');
+  const ids = [first, last ?? first].map((part) => (part === undefined || more.length > 0 ? undefined : parsePortId(part)));
+  const [from, to] = ids;
+  if (from === undefined || to === undefined) throw new UserError(`invalid port ID ${JSON.stringify(text)}: expected an integer, or a range of them like 3-12`);
+  if (to < from || to - from >= MAX_PORT_RANGE) throw new UserError(`invalid ID range ${JSON.stringify(text)}: expected FIRST-LAST with FIRST <= LAST, at most ${MAX_PORT_RANGE} IDs`);
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
 
 /** `--socket`, else `$ROOTLESSKIT_STATE_DIR/api.sock` (an empty value counts as unset, as in rootlessctl). */

@@ -174,7 +174,9 @@ describe('port ranges, parent port 0 and counters (builtin)', () => {
     const ids = r.stdout.trim().split('\n');
     assert.equal(ids.length, 3);
     assert.equal(await probe('127.0.0.1', start + 2), `port ${CHILD_BASE + 2}\n`);
-    assert.equal(ctl('remove-ports', ...ids).status, 0);
+    const removed = ctl('remove-ports', `${ids[0]}-${ids[2]}`);
+    assert.equal(removed.stdout, `${ids.join('\n')}\n`, 'an ID range removes the range');
+    assert.equal(await probe('127.0.0.1', start + 2), 'refused');
     const bad = ctl('add-ports', `127.0.0.1:${start}-${start + 9}:80/tcp`);
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /the parent side is 10 ports .* but the child side is one port \(80\): both must have as many \(write equal ranges, e\.g\. 127\.0\.0\.1:8000-8009:80-89\/tcp\)/);

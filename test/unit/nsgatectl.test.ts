@@ -106,6 +106,8 @@ describe('parseArgs', () => {
       [['--socket=/s', 'info', '--json=true'], { action: 'run', socket: '/s', debug: false, command: { name: 'info', json: true } }],
       [['-socket', '/s', '-debug=false', 'info', '-json'], { action: 'run', socket: '/s', debug: false, command: { name: 'info', json: true } }],
       [['remove-ports', '3', '--', '4'], { action: 'run', socket: undefined, debug: false, command: { name: 'remove-ports', ids: [3, 4] } }],
+      [['remove-ports', '3-6', '9'], { action: 'run', socket: undefined, debug: false, command: { name: 'remove-ports', ids: [3, 4, 5, 6, 9] } }],
+      [['remove-reverse-ports', '2-2'], { action: 'run', socket: undefined, debug: false, command: { name: 'remove-reverse-ports', ids: [2] } }],
       [
         ['add-ports', '127.0.0.1:8080:80/tcp', '--json', '[::1]:8443:[::1]:443/tcp6'],
         {
@@ -159,6 +161,10 @@ describe('parseArgs', () => {
       [['add-ports', '127.0.0.1:8080:80/tcp', '8080:80'], /^invalid port spec "8080:80"/],
       [['remove-ports'], /^no ID specified$/],
       [['remove-ports', '1', 'x'], /^invalid port ID "x"/],
+      [['remove-ports', '3-'], /^invalid port ID "3-": expected an integer, or a range of them like 3-12$/],
+      [['remove-ports', '1-2-3'], /^invalid port ID "1-2-3"/],
+      [['remove-ports', '5-3'], /^invalid ID range "5-3": expected FIRST-LAST with FIRST <= LAST, at most 1000 IDs$/],
+      [['remove-ports', '1-1001'], /^invalid ID range "1-1001"/],
       [['add-port', ':8080:80/tcp'], /^unknown command "add-port" \(did you mean "add-ports"\? commands: /],
       [['list-reverse'], /^unknown command "list-reverse" \(did you mean "list-reverse-ports"\? /],
       [['add-reverse-ports'], /^no reverse port specified: give one like 5432:5432\/tcp$/],
