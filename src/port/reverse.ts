@@ -25,6 +25,8 @@ export type NamespaceListener = Pick<InsideRequests, 'listenInside'>;
 interface Entry {
   spec: ReverseSpec;
   key: string;
+  /** Its forward's id in the engine: taken when the add starts, so that concurrent adds never share one. */
+  relayId: number;
   /** The listener inside, whose copy the engine holds too. */
   fd: number;
 }
@@ -32,6 +34,7 @@ interface Entry {
 export class ReverseManager {
   #engine: Promise<RelayEngine> | undefined;
   #nextId = 1;
+  #nextRelayId = 1;
   readonly #entries = new Map<number, Entry>();
   /** Conflict key (proto, child IP, child port) -> who holds it, taken while an add runs. */
   readonly #claims = new Map<string, string>();
@@ -45,7 +48,7 @@ export class ReverseManager {
   /** Each reverse port's traffic by id. */
   async stats(): Promise<Map<number, ReverseStats>> {
     const counters = this.#engine ? await (await this.#engine).stats() : new Map();
-    return new Map([...this.#entries].map(([id, { spec }]) => [id, reverseStats(spec.proto, counters.get(id))]));
+    return new Map([...this.#entries].map(([id, { spec, relayId }]) => [id, reverseStats(spec.proto, counters.get(relayId))]));
   }
 
   async add(input: ReverseSpec): Promise<ReverseStatus> {
@@ -54,21 +57,23 @@ export class ReverseManager {
     const holder = this.#claims.get(key);
     if (holder !== undefined) throw new UserError(`reverse port ${formatReverseSpec(spec)} conflicts with ${holder} (same proto, child IP and child port)`);
     this.#claims.set(key, `${formatReverseSpec(spec)}, which is being added`);
-    const id = this.#nextId;
+    const relayId = this.#nextRelayId++;
     let fd: number | undefined;
+    let engine: RelayEngine | undefined;
     try {
       fd = await this.inside.listenInside(spec.proto, spec.childIP, spec.childPort);
-      const engine = await (this.#engine ??= this.#startEngine());
+      engine = await (this.#engine ??= this.#startEngine());
       const target = { ip: spec.parentIP, port: spec.parentPort };
-      if (spec.proto === 'tcp') await engine.addTcp(id, fd, target, false);
-      else await engine.addUdp(id, fd, target);
+      if (spec.proto === 'tcp') await engine.addTcp(relayId, fd, target, false);
+      else await engine.addUdp(relayId, fd, target);
     } catch (err) {
+      await engine?.drop(relayId).catch(() => {});
       if (fd !== undefined) socketCalls()!.close(fd);
       this.#claims.delete(key);
       throw err;
     }
-    this.#nextId++;
-    this.#entries.set(id, { spec, key, fd });
+    const id = this.#nextId++;
+    this.#entries.set(id, { spec, key, relayId, fd });
     this.#claims.set(key, `id ${id} (${formatReverseSpec(spec)})`);
     return { id, spec: { ...spec } };
   }
@@ -81,7 +86,7 @@ export class ReverseManager {
     }
     this.#entries.delete(id);
     try {
-      await (await this.#engine!).drop(id);
+      await (await this.#engine!).drop(entry.relayId);
     } finally {
       socketCalls()!.close(entry.fd);
       this.#claims.delete(entry.key);
