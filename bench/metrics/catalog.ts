@@ -17,7 +17,9 @@ export const METRICS = {
   keepalive_rps: { unit: 'req/s', title: 'HTTP keep-alive requests', higherIsBetter: true },
   p99_ms: { unit: 'ms', title: 'Keep-alive p99 latency', higherIsBetter: false },
   startup_ms: { unit: 'ms', title: 'Startup until the port answers', higherIsBetter: false },
+  idle_pss_mb: { unit: 'MiB', title: 'Forwarder PSS (parent + child), idle after one request', higherIsBetter: false },
   rss_mb: { unit: 'MiB', title: 'Forwarder RSS (parent + child) with idle connections', higherIsBetter: false },
+  pss_mb: { unit: 'MiB', title: 'Forwarder PSS (parent + child) with idle connections', higherIsBetter: false },
 } as const satisfies Record<string, MetricInfo>;
 
 export type MetricName = keyof typeof METRICS;

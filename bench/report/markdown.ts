@@ -12,7 +12,9 @@ const HOW: Record<MetricName, string> = {
   keepalive_rps: 'wrk -t2 -c32 with keep-alive against the same nginx',
   p99_ms: 'wrk --latency 99th percentile of the keep-alive run',
   startup_ms: 'from launching the tool (with nginx and iperf3 as its command) until the published port answers an HTTP GET',
-  rss_mb: 'VmRSS of the forwarder with N idle connections open through it: the launched program and its descendants running the same executable (the parent and child of nsgate or RootlessKit, pasta); helpers such as slirp4netns are not counted. latest.json also gives the parent alone (parent_mb)',
+  idle_pss_mb: 'PSS (/proc/PID/smaps_rollup) of the forwarder (the processes rss_mb counts) right after startup, whose one request is all the traffic it has seen (the case publishes its three ports); latest.json also gives its RSS (rss_mb)',
+  rss_mb: 'VmRSS of the forwarder with N idle connections open through it: the launched program and its descendants running the same executable (the parent and child of nsgate or RootlessKit, pasta); helpers such as slirp4netns are not counted. latest.json also gives the parent alone (parent_mb) and the forwarder before the connections (idle_mb)',
+  pss_mb: 'PSS (/proc/PID/smaps_rollup) of the same processes at the same moment: pages shared between them, such as the node binary, count once; latest.json also gives the parent alone (parent_mb)',
 };
 
 function heading(metric: MetricName): string {
