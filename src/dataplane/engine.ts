@@ -47,30 +47,29 @@ export class RelayEngine {
   /** What the starter counted before it handed its connections over (the workers count from there on). */
   private starterReading: Array<[number, Counters]> = [];
   private statsRequests = 0;
+  private firstStarted = false;
 
   private constructor(private readonly io: RelayCalls, private readonly setup: EngineSetup, private toStart: number) {}
 
   /**
-   * One worker per core (at most `max`): connections spread over them, each listener is shared. The first
-   * starts now (the starter serves TCP meanwhile); the others once a TCP port is served (a UDP port is
-   * one worker's anyway), so that they do not compete for the CPU with everything else that runs while
-   * nsgate starts. A first worker that cannot start is fatal: the relay would be half there.
+   * One worker per core (at most `max`): connections spread over them, each listener is shared. None runs
+   * before the first forward (a process that publishes nothing starts none), then the first starts (the
+   * starter serves TCP meanwhile); the others once a TCP port is served (a UDP port is one worker's anyway),
+   * so that they do not compete for the CPU with everything else that runs while nsgate starts.
    */
   static start(setup: EngineSetup, max = 4): RelayEngine {
     const io = relayCalls();
     if (!io) throw new Error('the native relay needs koffi, which does not load here');
-    const engine = new RelayEngine(io, setup, Math.max(1, Math.min(max, availableParallelism())) - 1);
-    engine.startWorker().then(
-      (w) => engine.join(w),
-      (err: Error) => setup.fatal(`the relay's worker thread did not start: ${err.message}`),
-    );
-    return engine;
+    return new RelayEngine(io, setup, Math.max(1, Math.min(max, availableParallelism())));
   }
 
   /** Relay TCP connections accepted on `fd` (every worker accepts on it; the starter until a worker runs). */
   async addTcp(id: number, fd: number, target: Target, sourceIp: boolean): Promise<void> {
     const cmd: TcpCommand = { t: 'tcp', id, fd, target, sourceIp };
-    if (this.workers.length === 0) this.starter.addTcp(cmd);
+    if (this.workers.length === 0) {
+      this.starter.addTcp(cmd);
+      this.startTheFirst();
+    }
     this.tcpForwards.set(id, cmd);
     await Promise.all(this.workers.map((w) => this.ask(w, cmd)));
     if (this.workers.length > 0) this.startTheOthers();
@@ -82,8 +81,10 @@ export class RelayEngine {
    */
   async addUdp(id: number, fd: number, target: Target): Promise<void> {
     const cmd: UdpCommand = { t: 'udp', id, fd, target };
-    if (this.workers.length === 0) this.queuedUdp.set(id, cmd);
-    else await this.ask(this.workers[this.next++ % this.workers.length]!, cmd);
+    if (this.workers.length === 0) {
+      this.queuedUdp.set(id, cmd);
+      this.startTheFirst();
+    } else await this.ask(this.workers[this.next++ % this.workers.length]!, cmd);
   }
 
   /** Every forward's counters, summed over the loops that serve it. */
@@ -118,6 +119,17 @@ export class RelayEngine {
     if (this.workers.length === 1) this.starterReading = this.starter.reading().map(([id, counters]) => [id, { ...counters, active: 0 }]);
     for (const [id, connections] of this.starter.handOver()) if (connections.length > 0) this.tell(w, { t: 'adopt', id, connections });
     if (this.tcpForwards.size > 0) this.startTheOthers();
+  }
+
+  /** A first worker that cannot start is fatal: the relay would be half there. */
+  private startTheFirst(): void {
+    if (this.firstStarted) return;
+    this.firstStarted = true;
+    this.toStart--;
+    this.startWorker().then(
+      (w) => this.join(w),
+      (err: Error) => this.setup.fatal(`the relay's worker thread did not start: ${err.message}`),
+    );
   }
 
   private startTheOthers(): void {

@@ -17,10 +17,11 @@ export class Starter {
   private readonly loop = new Loop();
   private readonly pipes = new PipePool(this.loop);
   private readonly forwards = new Map<number, TcpForward>();
-  // Unreferenced: the relay never keeps the process alive, it ends with COMMAND.
-  private readonly poller = setInterval(() => this.loop.poll(), POLL_MS).unref();
+  /** Polling from the first forward on; unreferenced: the relay never keeps the process alive, it ends with COMMAND. */
+  private poller: NodeJS.Timeout | undefined;
 
   addTcp(cmd: Extract<WorkerCommand, { t: 'tcp' }>): void {
+    this.poller ??= setInterval(() => this.loop.poll(), POLL_MS).unref();
     this.forwards.set(cmd.id, new TcpForward(this.loop, this.pipes, cmd.fd, cmd.target, cmd.sourceIp));
   }
 

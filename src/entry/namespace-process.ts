@@ -1,8 +1,7 @@
 /**
  * The namespace process: a node process started by `unshare` in new user, mount and (usually) network
  * namespaces, where it prepares the namespaces and runs COMMAND (src/namespace-process/). Its port driver's
- * inside half starts before the rest loads, so that builtin's first relay worker thread (the slowest part of
- * this process' start) boots in parallel; the relay's starter serves TCP until then.
+ * inside half starts first (builtin's takes its fd channel from COMMAND's reach).
  */
 import { PORT_DRIVER_ENV } from '../ipc/messages.js';
 import { createLog } from '../log.js';

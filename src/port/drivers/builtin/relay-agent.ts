@@ -45,8 +45,8 @@ let sourceIpRouting: boolean | undefined;
 const forwards = new Map<number, number>();
 
 /**
- * When the parent opened an fd channel: keep it from COMMAND and start the relay now, so that its
- * worker threads boot while the rest of the process loads.
+ * When the parent opened an fd channel: keep it from COMMAND and make the relay engine (its worker threads
+ * start with the first forward).
  */
 export function prepareRelay(ctx: InsideContext): void {
   log = ctx.log;
