@@ -39,7 +39,10 @@ export function serveParent(inside: InsideHalf | undefined, exit: (status: numbe
     const problem = commandProblem(req.command[0]!, req.env.PATH);
     if (problem) return fail(new Error(`command [${req.command.join(' ')}] exited: ${problem}`));
     // COMMAND dies with this process, as under RootlessKit (Pdeathsig): `kill -KILL $(cat child_pid)` leaves nothing.
-    const [file, ...args] = killedWithParent(req.command);
+    // It starts without the inheritable and ambient capabilities `unshare --keep-caps` gave this process
+    // (src/parent/namespace-handle.ts), as it would without them: a capability that a runtime in it drops from
+    // the bounding set must not come back through the inheritable set at its next exec.
+    const [file, ...args] = killedWithParent(req.command, ['--inh-caps=-all', '--ambient-caps=-all']);
     command = inside?.spawnCommand ? inside.spawnCommand(file!, args, req.env) : spawn(file!, args, { stdio: 'inherit', env: req.env });
     command.once('error', (err) => fail(new Error(`cannot run ${req.command[0]}: ${err.message}`)));
     command.once('spawn', () => send({ t: 'started', pid: command!.pid! }));

@@ -12,8 +12,12 @@ import { PORT_DRIVER_ENV } from '../ipc/messages.js';
 import { InsideRequests } from './inside-requests.js';
 import type { LaunchOptions } from '../options.js';
 
-/** Runs in the new namespaces: announce itself on fd 4, wait there for the id maps, then exec node. */
-const GATE = 'printf x >&4 && read -r _ <&4 && exec 4>&- && ';
+/**
+ * Runs in the new namespaces: says on fd 4 that they exist (the parent then writes the id maps), and execs
+ * node at once, which boots while the maps are written: unshare's --keep-caps makes the namespace's
+ * capabilities ambient, so they survive the exec of a process whose uid is not mapped yet.
+ */
+const GATE = 'printf x >&4 && exec 4>&- && ';
 const EXEC_CHILD = 'exec "$0" "$@"';
 /**
  * As pid 1 of a new pid namespace (--reaper), the shell stays and waits: its wait reaps every orphan
@@ -26,7 +30,7 @@ const REAP_CHILD = 'exec 5<&0 && { "$0" "$@" <&5 5<&- & } && exec 5<&- && wait $
 /** unshare(1) arguments for the namespace process' namespaces. Pure, for tests. */
 export function unshareArgs(o: Pick<LaunchOptions, 'net' | 'detachNetns' | 'propagation' | 'pidns' | 'utsns' | 'ipcns' | 'cgroupns'>): string[] {
   // unshare's propagation values are recursive: RootlessKit's rprivate, rslave and rshared.
-  const args = ['--user', '--mount', `--propagation=${o.propagation.slice(1)}`];
+  const args = ['--user', '--keep-caps', '--mount', `--propagation=${o.propagation.slice(1)}`];
   if (o.net !== 'host' && !o.detachNetns) args.push('--net');
   if (o.utsns) args.push('--uts');
   if (o.ipcns) args.push('--ipc');
@@ -57,13 +61,14 @@ export class NamespaceHandle extends InsideRequests {
    * `namespacePid` is a process in the namespace process' namespaces from the start (a helper may join them); `reaper`,
    * with --pidns --reaper, the shell that is pid 1 there, whose only child becomes node.
    */
-  private constructor(private readonly spawned: ChildProcess, readonly namespacePid: number, reaper: boolean, fdChannel: number | null) {
+  private constructor(private readonly spawned: ChildProcess, readonly namespacePid: number, reaper: boolean, fdChannel: number | null, early: EarlyMessages) {
     super(spawned, fdChannel);
     this.hello = new Promise<void>((resolve, reject) => this.waiters.push({ t: 'hello', resolve, reject })).then(() => {
       this.pid = reaper ? onlyChild(namespacePid) : namespacePid;
     });
     this.hello.catch(() => {}); // Also reported by whichever step awaits it.
     spawned.on('message', (msg: InsideMessage) => this.onMessage(msg));
+    early.handOver((msg) => this.onMessage(msg));
     this.exited = new Promise((resolve) => {
       spawned.once('exit', (code, signal) => {
         // Under the --reaper shell, a node killed by signal N shows as the shell's exit status 128+N.
@@ -76,12 +81,12 @@ export class NamespaceHandle extends InsideRequests {
   }
 
   /**
-   * Start the namespace process in its namespaces. `unshare` runs a tiny shell gate that says it is there, waits for
-   * its id maps to be written, and only then execs node: a program exec'd as uid 0 of the namespace gets
-   * full capabilities there, one exec'd before its maps exist gets none. Resolves once the maps are
-   * written: the namespaces exist, so a network helper may join them while node starts in the namespace process.
-   * `idMaps` makes the map writer, whose sub-id lookups spawn tools: it is called once unshare is spawned,
-   * so that they run while the gate starts instead of before it.
+   * Start the namespace process in its namespaces. `unshare` runs a tiny shell gate that says they exist and
+   * execs node, which boots while the parent writes the id maps. Resolves once the maps are written: a network
+   * helper may join the namespaces while node starts in the namespace process, which does nothing that needs
+   * them before the parent's first request (setup), sent after that. `idMaps` makes the map writer, whose
+   * sub-id lookups spawn tools: it is called once unshare is spawned, so that they run while the gate starts
+   * instead of before it.
    */
   static start(options: LaunchOptions, idMaps: () => (pid: number) => Promise<void>, inside: InsideLaunch): Promise<NamespaceHandle> {
     const gateScript = GATE + (reaps(options) ? REAP_CHILD : EXEC_CHILD);
@@ -91,6 +96,8 @@ export class NamespaceHandle extends InsideRequests {
       env: { ...process.env, ...insideEnv(inside) },
     });
     channel?.closeChildEnd();
+    // node may say hello before the maps are written, while nothing else listens yet.
+    const early = new EarlyMessages(proc);
     const mapIds = idMaps();
     const gate = proc.stdio[4] as Duplex;
     return new Promise((resolve, reject) => {
@@ -103,19 +110,19 @@ export class NamespaceHandle extends InsideRequests {
           ),
         );
       proc.once('error', failed).once('exit', ended);
-      gate.once('data', () =>
+      gate.once('data', () => {
+        gate.destroy();
         mapIds(proc.pid!).then(
           () => {
             proc.off('error', failed).off('exit', ended);
-            resolve(new NamespaceHandle(proc, options.pidns ? onlyChild(proc.pid!) : proc.pid!, reaps(options), channel?.parentEnd ?? null));
-            gate.end('\n');
+            resolve(new NamespaceHandle(proc, options.pidns ? onlyChild(proc.pid!) : proc.pid!, reaps(options), channel?.parentEnd ?? null, early));
           },
           (err: unknown) => {
             proc.kill('SIGKILL');
             reject(err);
           },
-        ),
-      );
+        );
+      });
     });
   }
 
@@ -178,6 +185,19 @@ export class NamespaceHandle extends InsideRequests {
 
   private failWaiters(err: Error): void {
     for (const w of this.waiters.splice(0)) w.reject(err);
+  }
+}
+
+/** The namespace process' messages from its start until the NamespaceHandle that handles them exists. */
+class EarlyMessages {
+  private readonly held: InsideMessage[] = [];
+  private readonly hold = (msg: InsideMessage) => this.held.push(msg);
+  constructor(private readonly proc: ChildProcess) {
+    proc.on('message', this.hold);
+  }
+  handOver(to: (msg: InsideMessage) => void): void {
+    this.proc.off('message', this.hold);
+    this.held.splice(0).forEach(to);
   }
 }
 

@@ -21,6 +21,17 @@ describe('namespaces and exit codes', () => {
     assert.deepEqual(links, ['lo'], 'only lo in the new namespace');
   });
 
+  test('COMMAND has every capability in its namespace, but none inheritable or ambient, as under RootlessKit (with and without --pidns)', async () => {
+    for (const flags of [[], ['--pidns']]) {
+      const r = await runNsgate(['--net=none', ...flags, 'grep', '^Cap', '/proc/self/status']);
+      assert.equal(r.code, 0, r.stderr);
+      const caps = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(/:\s+/) as [string, string]));
+      const all = caps.CapBnd!;
+      assert.match(all, /^0*1?f+$/, `the full bounding set: ${r.stdout}`);
+      assert.deepEqual({ CapPrm: caps.CapPrm, CapEff: caps.CapEff, CapInh: caps.CapInh, CapAmb: caps.CapAmb }, { CapPrm: all, CapEff: all, CapInh: '0000000000000000', CapAmb: '0000000000000000' }, flags.join(' '));
+    }
+  });
+
   test('the exit code is COMMAND\'s: 0, 7, and 255 for a signal, as RootlessKit; a failure is named as Go names it', async () => {
     const ok = await runNsgate(['--net=none', 'true']);
     assert.equal(ok.code, 0);
