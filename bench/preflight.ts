@@ -36,11 +36,11 @@ export function raiseFileLimit(): void {
  * private (as test/run.ts does). `remove` deletes the copy.
  */
 export function userNsgate(): { path: string; remove(): void } {
-  const path = join(ROOT, 'dist/src/cli/nsgate.js');
+  const path = join(ROOT, 'dist/bundle/nsgate.js');
   const [cmd, args] = asUser('test', ['-r', path]);
   if (spawnSync(cmd, args).status === 0) return { path, remove: () => {} };
   const copy = runnableCopy(ROOT, '/tmp/nsgate-bench-dist-');
-  return { path: join(copy, 'dist/src/cli/nsgate.js'), remove: () => rmSync(copy, { recursive: true, force: true }) };
+  return { path: join(copy, 'dist/bundle/nsgate.js'), remove: () => rmSync(copy, { recursive: true, force: true }) };
 }
 
 export interface Plan {

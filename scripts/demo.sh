@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 for tool in newuidmap slirp4netns busybox curl; do
   command -v "$tool" >/dev/null || { echo "demo: $tool is missing: sudo apt-get install uidmap slirp4netns busybox-static curl" >&2; exit 1; }
 done
-[ -f dist/src/cli/nsgate.js ] || npm run build >/dev/null
+[ -f dist/bundle/nsgate.js ] || npm run build >/dev/null
 
 port=${PORT:-8080}
 www=$(mktemp -d)
@@ -14,7 +14,7 @@ echo "hello from inside nsgate's namespace" > "$www/index.html"
 chmod -R a+rX "$www"
 
 # As Docker's rootless script runs it: no way to the host's loopback, and a private /etc (for resolv.conf).
-node dist/src/cli/nsgate.js --net=slirp4netns --disable-host-loopback --copy-up=/etc --port-driver=builtin --publish "127.0.0.1:$port:80/tcp" \
+node dist/bundle/nsgate.js --net=slirp4netns --disable-host-loopback --copy-up=/etc --port-driver=builtin --publish "127.0.0.1:$port:80/tcp" \
   -- busybox httpd -f -p 80 -h "$www" 2>"$www.log" &
 nsgate=$!
 # Stopping it at the end makes nsgate say, as RootlessKit would, that httpd died of SIGTERM: its stderr is

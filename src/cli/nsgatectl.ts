@@ -414,4 +414,5 @@ function isEntryPoint(): boolean {
   return script !== undefined && realpathSync(script) === fileURLToPath(import.meta.url);
 }
 
-if (isEntryPoint()) process.exitCode = await main(process.argv.slice(2));
+// No top-level await: the bundle is CommonJS (tools/bundle.ts).
+if (isEntryPoint()) void main(process.argv.slice(2)).then((status) => (process.exitCode = status));

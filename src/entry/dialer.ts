@@ -10,6 +10,8 @@ import { startInsideHalf } from '../port/drivers/registry.js';
 
 const log = createLog(false);
 const fatal = (message: string) => (log.error(message), process.exit(1));
-const inside = await startInsideHalf(process.env[PORT_DRIVER_ENV], { log, fatal });
-process.on('message', (msg: DriverRequest) => handleRequest(inside, msg));
-process.send!({ t: 'hello' });
+// No top-level await: the bundle is CommonJS (tools/bundle.ts).
+void startInsideHalf(process.env[PORT_DRIVER_ENV], { log, fatal }).then((inside) => {
+  process.on('message', (msg: DriverRequest) => handleRequest(inside, msg));
+  process.send!({ t: 'hello' });
+});

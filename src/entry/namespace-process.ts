@@ -9,6 +9,8 @@ import { startInsideHalf } from '../port/drivers/registry.js';
 
 const log = createLog(false);
 const fatal = (message: string) => (log.error(message), process.exit(1));
-const inside = await startInsideHalf(process.env[PORT_DRIVER_ENV], { log, fatal });
-const { serveParent } = await import('../namespace-process/control.js');
-serveParent(inside, (status) => process.exit(status));
+// No top-level await: the bundle is CommonJS (tools/bundle.ts).
+void startInsideHalf(process.env[PORT_DRIVER_ENV], { log, fatal }).then(async (inside) => {
+  const { serveParent } = await import('../namespace-process/control.js');
+  serveParent(inside, (status) => process.exit(status));
+});

@@ -267,7 +267,7 @@ describe('without koffi', () => {
   test('the builtin driver relays in JavaScript, with one warning, and the bytes arrive intact', async () => {
     const port = await freePort();
     const p = startAsUser(process.execPath, [
-      join(copy, 'dist/src/cli/nsgate.js'), '--net=slirp4netns', '--port-driver=builtin', '-p', `127.0.0.1:${port}:7/tcp`,
+      join(copy, 'dist/bundle/nsgate.js'), '--net=slirp4netns', '--port-driver=builtin', '-p', `127.0.0.1:${port}:7/tcp`,
       '--', process.execPath, FIXTURE.replace(E2E_DIR, copy), 'tcp-echo,7,127.0.0.1',
     ]);
     try {

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { ApiClient } from '../../src/api/client.js';
 
 export const E2E_DIR = process.env.NSGATE_E2E_DIR ?? process.cwd();
-export const NSGATE = join(E2E_DIR, 'dist/src/cli/nsgate.js');
-export const NSGATECTL = join(E2E_DIR, 'dist/src/cli/nsgatectl.js');
+export const NSGATE = join(E2E_DIR, 'dist/bundle/nsgate.js');
+export const NSGATECTL = join(E2E_DIR, 'dist/bundle/nsgatectl.js');
 export const FIXTURE = join(E2E_DIR, 'dist/test/e2e/fixtures/servers.js');
 export const IS_ROOT = process.getuid!() === 0;
 export const TEST_USER = 'nsgtest';

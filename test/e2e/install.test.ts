@@ -81,7 +81,7 @@ describe('npm install -g of the packed tarball, then Docker rootless through nsg
     chmodSync(dir, 0o755);
     prefix = join(dir, 'prefix');
     shims = join(dir, 'shims');
-    installed = join(prefix, 'lib/node_modules/nsgate/dist/src/cli');
+    installed = join(prefix, 'lib/node_modules/nsgate/dist/bundle');
     copyCheckout(join(dir, 'src'));
     mkdirSync(join(dir, 'pack'));
     await run('npm', ['pack', '--pack-destination', join(dir, 'pack')], { cwd: join(dir, 'src'), env: NPM_ENV });
@@ -101,8 +101,9 @@ describe('npm install -g of the packed tarball, then Docker rootless through nsg
 
   test('the package holds the built program and its package.json, and nothing else', async () => {
     const entries = (await run('tar', ['-tzf', tarball])).stdout.trim().split('\n').sort();
-    assert.deepEqual(entries.filter((e) => !/^package\/dist\/src\/.*\.js$/.test(e)), ['package/README.md', 'package/package.json']);
-    for (const cli of ['nsgate.js', 'nsgatectl.js', 'nsgate-shims.js']) assert.ok(entries.includes(`package/dist/src/cli/${cli}`), cli);
+    // One bundle per program (with its source map) and the package.json that says they are CommonJS.
+    assert.deepEqual(entries.filter((e) => !/^package\/dist\/bundle\/[^/]+\.js(\.map)?$/.test(e)), ['package/README.md', 'package/dist/bundle/package.json', 'package/package.json']);
+    for (const cli of ['nsgate.js', 'nsgatectl.js', 'nsgate-shims.js']) assert.ok(entries.includes(`package/dist/bundle/${cli}`), cli);
     // npm warns of nothing but koffi's install script, which no policy approved (see the README).
     const warnings = installOutput.stderr.split('\n').filter((line) => /^npm (warn|WARN)/.test(line) && !/^npm warn install-scripts/.test(line));
     assert.deepEqual(warnings, [], installOutput.stderr);
