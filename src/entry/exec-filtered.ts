@@ -15,7 +15,8 @@ import { socketCalls } from '../sys/socket.js';
 const CHANNEL = 3;
 
 try {
-  const listener = installSocketListener();
+  const { listener, noNewPrivs } = installSocketListener();
+  if (noNewPrivs) process.stderr.write('nsgate: warning: the bypass filter needed no-new-privs here (no CAP_SYS_ADMIN in the namespace): setuid programs under COMMAND run without their privileges\n');
   sendFds(CHANNEL, Buffer.from('seccomp listener'), [listener]);
   const c = socketCalls()!;
   c.close(listener);

@@ -3,6 +3,7 @@
  * the supervisor's ioctls on the listener, and the pidfd calls that reach the notifying process' fds.
  * Struct layouts are the kernel's (include/uapi/linux/seccomp.h), 64-bit.
  */
+import { fstatSync } from 'node:fs';
 import { release } from 'node:os';
 import { check, native, perThread, SysError, type KoffiModule, type Library } from './libc.js';
 
@@ -27,6 +28,9 @@ const ARCHES: Readonly<Record<string, Arch>> = {
 };
 
 const PR_SET_NO_NEW_PRIVS = 38;
+const EACCES = 13;
+/** ioctl on a socket: an fd of the network namespace the socket belongs to (needs CAP_NET_ADMIN over it). */
+const SIOCGSKNS = 0x894c;
 const SECCOMP_SET_MODE_FILTER = 1;
 const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
 const SECCOMP_RET_ALLOW = 0x7fff0000;
@@ -68,6 +72,7 @@ interface Calls {
   seccomp(nr: number, op: number, flags: number, prog: object): number;
   ioctl(fd: number, request: number, arg: Buffer): number;
   syscall3(nr: number, a: number, b: number, c: number): number;
+  close(fd: number): number;
 }
 
 /** Null where native calls are missing or the architecture is not one the filter knows. */
@@ -83,6 +88,7 @@ const declared = perThread<Calls | null>(({ koffi, lib }) => {
     seccomp: declare(lib, 'syscall', 'long', ['long', 'unsigned int', 'unsigned int', koffi.pointer(fprog)]),
     syscall3: declare(lib, 'syscall', 'long', ['long', 'long', 'long', 'long']),
     ioctl: declare(lib, 'ioctl', 'int', ['int', 'unsigned long', 'void *']),
+    close: lib.func('int close(int)'),
   };
 });
 
@@ -141,15 +147,20 @@ function filterProgram(arch: Arch): Buffer {
 }
 
 /**
- * Set no-new-privs and install the filter on the calling thread (inherited by what it execs and forks);
- * returns the listener fd (close-on-exec).
+ * Install the filter on the calling thread (inherited by what it execs and forks). The kernel takes a filter
+ * without no-new-privs from a thread with CAP_SYS_ADMIN in its user namespace (uid 0 in nsgate's): setuid
+ * programs and file capabilities (sudo, ping) then keep working under it. Without that capability it sets
+ * no-new-privs first, as the kernel then requires. Returns the listener fd (close-on-exec) and which way it went.
  */
-export function installSocketListener(): number {
+export function installSocketListener(): { listener: number; noNewPrivs: boolean } {
   const c = seccompCalls();
-  check(c.koffi, 'prctl(PR_SET_NO_NEW_PRIVS)', c.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
   const filter = filterProgram(c.arch);
-  const fd = c.seccomp(c.arch.seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, { len: filter.length / 8, filter });
-  return check(c.koffi, 'seccomp(SECCOMP_SET_MODE_FILTER)', fd);
+  const install = () => c.seccomp(c.arch.seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, { len: filter.length / 8, filter });
+  const fd = install();
+  if (fd >= 0) return { listener: fd, noNewPrivs: false };
+  if (c.koffi.errno() !== EACCES) check(c.koffi, 'seccomp(SECCOMP_SET_MODE_FILTER)', fd);
+  check(c.koffi, 'prctl(PR_SET_NO_NEW_PRIVS)', c.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+  return { listener: check(c.koffi, 'seccomp(SECCOMP_SET_MODE_FILTER)', install()), noNewPrivs: true };
 }
 
 /** What a notified call is: bind, connect, or a send with MSG_FASTOPEN (which connects). */
@@ -225,4 +236,18 @@ export function pidfdOpen(pid: number): number {
 export function pidfdGetfd(pidfd: number, fd: number): number {
   const c = seccompCalls();
   return check(c.koffi, 'pidfd_getfd', c.syscall3(c.arch.pidfdGetfd, pidfd, fd, 0));
+}
+
+/**
+ * The inode of the network namespace socket `fd` belongs to (a socket keeps the namespace it was made in,
+ * whichever namespace its process is in now). Throws a SysError where the kernel refuses (EPERM).
+ */
+export function socketNetns(fd: number): number {
+  const c = seccompCalls();
+  const ns = check(c.koffi, 'ioctl(SIOCGSKNS)', c.ioctl(fd, SIOCGSKNS, Buffer.alloc(8)));
+  try {
+    return fstatSync(ns).ino;
+  } finally {
+    c.close(ns);
+  }
 }
