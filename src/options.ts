@@ -40,6 +40,10 @@ export interface LaunchOptions {
   reversePublish: ReverseSpec[];
   /** builtin: propagate non-loopback TCP clients' addresses to the servers inside. */
   sourceIpTransparent: boolean;
+  /** bypass: outgoing connects to outside addresses get host sockets. */
+  bypassOutgoing: boolean;
+  /** bypass: networks (CIDR, normalized) whose connects stay in the namespace. */
+  bypassIgnore: string[];
   debug: boolean;
   /** COMMAND and its arguments: never empty. */
   command: string[];

@@ -8,6 +8,7 @@ import { posix, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { NET_DRIVERS, type LaunchOptions, type NetDriverName } from '../options.js';
 import { ipv4, ipv4ToNumber, networkAddresses } from '../network/addresses.js';
+import { parseCidr } from '../port/drivers/bypass/outgoing.js';
 import { PORT_DRIVER_DESCRIPTORS, PORT_DRIVERS, portDriverDescriptor, publishingDriverChoices } from '../port/drivers/registry.js';
 import { parsePortSpec } from '../port/spec.js';
 import { parseReverseSpec } from '../port/reverse-spec.js';
@@ -155,6 +156,22 @@ const FLAGS = [
     group: 'Port',
     help: 'builtin driver: servers inside see the real address of non-loopback TCP clients (needs IP_TRANSPARENT, set up inside the namespace)',
     addition: 'the flag, as RootlessKit v3 has it',
+  },
+  {
+    name: 'bypass-outgoing',
+    kind: 'boolean',
+    default: 'true',
+    group: 'Port',
+    help: 'bypass driver: connect() of TCP and UDP sockets to addresses outside the namespaces (not loopback, link-local, multicast, the namespaces\' subnets, the gateway and DNS, --bypass-ignore) gets a host socket, for containers too',
+    addition: 'the flag',
+  },
+  {
+    name: 'bypass-ignore',
+    kind: 'repeatable',
+    group: 'Port',
+    help: 'bypass driver: a network (CIDR, or one address) whose connects stay in the namespace, e.g. 192.0.2.0/24',
+    addition: 'the flag',
+    normalize: checkBypassIgnore,
   },
   { name: 'pidns', kind: 'boolean', group: 'Process', help: 'create a PID namespace' },
   { name: 'cgroupns', kind: 'boolean', group: 'Process', help: 'create a cgroup namespace' },
@@ -358,11 +375,14 @@ function toOptions(values: FlagValues, command: string[]): LaunchOptions {
     publish: values.list('publish').map((text) => flagValue('--publish', () => parsePortSpec(text))),
     reversePublish: values.list('reverse-publish').map((text) => flagValue('--reverse-publish', () => parseReverseSpec(text))),
     sourceIpTransparent: values.flag('source-ip-transparent'),
+    bypassOutgoing: values.flag('bypass-outgoing'),
+    bypassIgnore: values.list('bypass-ignore'),
     debug: values.flag('debug'),
     command,
   };
   checkCombination(options);
   checkNetworkFlags(values, net);
+  checkDriverFlags(values, options.portDriver);
   return options;
 }
 
@@ -424,6 +444,16 @@ function checkPortDriver({ portDriver, net, publish, reversePublish }: LaunchOpt
     throw new UserError(`--publish cannot be used with ${flag}: ${driver.portsImplicit}. Drop --publish, or choose the ports with ${choices}`);
   }
   throw new UserError(`--publish needs a port driver: add ${choices} (${flag} publishes nothing)`);
+}
+
+/** A driver's own flags (its descriptor's) mean nothing to another driver: refused there rather than ignored. */
+function checkDriverFlags(values: FlagValues, portDriver: string): void {
+  for (const driver of PORT_DRIVER_DESCRIPTORS) {
+    if (driver.name === portDriver || !('flags' in driver)) continue;
+    for (const name of driver.flags) {
+      if (values.list(name as Name).length > 0) throw new UserError(`--${name} applies to --port-driver=${driver.name} only, not --port-driver=${portDriver}`);
+    }
+  }
 }
 
 /** RootlessKit refuses a custom --cidr or --ifname where there is no network of its own to apply them to. */
@@ -491,6 +521,15 @@ function checkIfname(name: string): string {
     throw new UserError(`--ifname ${JSON.stringify(name)} is not a valid interface name: 1-15 characters, no "/", ":" or whitespace`);
   }
   return name;
+}
+
+function checkBypassIgnore(text: string): string {
+  try {
+    parseCidr(text);
+  } catch (err) {
+    throw new UserError(`--bypass-ignore ${(err as Error).message}`);
+  }
+  return text;
 }
 
 function checkCopyUp(dir: string): string {

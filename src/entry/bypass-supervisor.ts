@@ -1,10 +1,12 @@
 /**
  * The bypass supervisor, a worker thread: it receives the seccomp listener from the namespace process' exec wrapper and
- * answers every `bind()` of COMMAND's process tree. A bind to a published port gets a host socket in its fd slot;
- * every other bind continues untouched in the namespace. Its calls block, so it runs off the main thread;
+ * answers every `bind()` and `connect()` of COMMAND's process tree. A bind in nsgate's own network namespace to
+ * a published port gets a host socket in its fd slot; binds in other namespaces (containers) and to other ports
+ * continue untouched. A connect to an outside address (port/drivers/bypass/outgoing.ts) gets a fresh host socket
+ * in its slot and then runs on it. Its calls block, so it runs off the main thread;
  * the main thread publishes and unpublishes specs by message (applied at the next bind) and wakes it with a byte on a pipe.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../errors.js';
 import { receiveFds } from '../sys/fd-passing.js';
@@ -19,12 +21,15 @@ import {
   pidfdGetfd,
   pidfdOpen,
   receiveNotification,
+  socketNetns,
   type Notification,
 } from '../sys/seccomp.js';
+import { routeTo, RTN_UNICAST } from '../sys/rtnetlink.js';
 import { AF_INET, AF_INET6, decodeSockaddr, O_CLOEXEC, socketCalls } from '../sys/socket.js';
 import { listenError } from '../port/listen.js';
-import { inspectAppSocket, openHostSocketLike, type AppSocket } from '../port/drivers/bypass/host-socket.js';
+import { inspectAppSocket, openHostSocketLike, openOutgoingSocket, outgoingLocalPort, type AppSocket } from '../port/drivers/bypass/host-socket.js';
 import type { Bound, FromSupervisor, SupervisorData, ToSupervisor } from '../port/drivers/bypass/messages.js';
+import { addressBytes, isOutside, namespaceRoutes, NEVER_OUTSIDE, parseCidr, routedByDefault } from '../port/drivers/bypass/outgoing.js';
 import { matchBind, type HostBind, type Published } from '../port/drivers/bypass/rules.js';
 
 const AF_UNSPEC = 0;
@@ -33,8 +38,14 @@ const EIO = 5;
 /** sizeof(struct sockaddr_in6): all the bytes an inet sockaddr can use. */
 const MAX_SOCKADDR = 28;
 
-const { channel, wake, port } = workerData as SupervisorData;
+const { channel, wake, port, namespacePid, outgoing, debug } = workerData as SupervisorData;
 const c = socketCalls()!;
+/** The network namespaces that matter, by inode: nsgate's (the child's), and the host's (ours: host sockets live there). */
+const namespaceNetns = statSync(`/proc/${namespacePid}/ns/net`).ino;
+const hostNetns = statSync('/proc/self/ns/net').ino;
+const ignored = outgoing ? outgoing.ignore.map(parseCidr) : [];
+/** The host's loopback interface (the first interface of every network namespace). */
+const LOOPBACK_INDEX = 1;
 const published = new Map<number, Published>();
 /**
  * Inodes of the TCP host sockets given out (a socket inode is not reused while the socket lives). UDP ones are not
@@ -94,8 +105,8 @@ function readCallerSockaddr(n: Notification): Buffer | null {
   }
 }
 
-/** The IPv4 or IPv6 address a bind asks for; null for anything else. */
-function bindAddress(n: Notification): { family: 4 | 6; ip: string; port: number } | null {
+/** The IPv4 or IPv6 address a bind or connect names; null for anything else. */
+function callerAddress(n: Notification): { family: 4 | 6; ip: string; port: number } | null {
   const b = readCallerSockaddr(n);
   const family = b?.readUInt16LE(0);
   if (!b || !((family === AF_INET && b.length >= 16) || (family === AF_INET6 && b.length >= 24))) return null;
@@ -119,6 +130,24 @@ function copyAppFd(listener: number, n: Notification, fd: number): { fd: number;
   }
 }
 
+/**
+ * The network namespace (inode) of the caller's socket, which our copy `fd` is: the socket's own, read with
+ * SIOCGSKNS; where the kernel refuses that, the caller's (a socket made before a setns() then counts where
+ * its process is now); 0 if neither can be read while the call is pending.
+ */
+function netnsOf(listener: number, n: Notification, fd: number): number {
+  try {
+    return socketNetns(fd);
+  } catch {
+    try {
+      const ino = statSync(`/proc/${n.pid}/ns/net`).ino;
+      return notificationValid(listener, n.id) ? ino : 0;
+    } catch {
+      return 0;
+    }
+  }
+}
+
 function fdIsCloexec(tgid: number, fd: number): boolean {
   const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/${tgid}/fdinfo/${fd}`, 'utf8'))?.[1];
   return flags !== undefined && (Number.parseInt(flags, 8) & O_CLOEXEC) !== 0;
@@ -134,7 +163,7 @@ function commandOf(tgid: number): string {
 
 function onBind(listener: number, n: Notification): void {
   const fd = Number(BigInt.asIntN(32, n.args[0]!));
-  const addr = fd >= 0 ? bindAddress(n) : null;
+  const addr = fd >= 0 ? callerAddress(n) : null;
   // Read, then checked: the memory read was the caller's only if its call is still pending.
   if (!addr || addr.port === 0 || !notificationValid(listener, n.id)) return continueCall(listener, n.id);
   takeMessages();
@@ -142,6 +171,7 @@ function onBind(listener: number, n: Notification): void {
   const target = copyAppFd(listener, n, fd);
   if (!target) return continueCall(listener, n.id);
   try {
+    if (netnsOf(listener, n, target.fd) !== namespaceNetns) return continueCall(listener, n.id);
     const app = inspectAppSocket(c, target.fd);
     const match = app && app.family === addr.family ? matchBind({ ...addr, kind: app.kind, v6only: app.v6only }, [...published.values()]) : null;
     if (!app || !match) return continueCall(listener, n.id);
@@ -185,14 +215,17 @@ function installHostSocket(listener: number, n: Notification, caller: Caller, ap
 }
 
 /**
- * A connect (or a send that connects) on one of the TCP host sockets we gave out is refused: it must never reach
- * out of the namespace's network (to the host's loopback services, say). It is listening and could not connect
- * anyway, unless the app first dissolves it with connect(AF_UNSPEC). That one we make ourselves on the socket we
- * checked rather than let the call continue, so swapping the fd after the check does not dissolve a host socket.
+ * A connect, or a send that connects (MSG_FASTOPEN). On one of the TCP host sockets we gave out for a published
+ * port it is refused: it must never reach out of the namespace's network (to the host's loopback services, say).
+ * Such a socket is listening and could not connect anyway, unless the app first dissolves it with
+ * connect(AF_UNSPEC). That one we make ourselves on the socket we checked rather than let the call continue, so
+ * swapping the fd after the check does not dissolve a host socket. A connect to an outside destination gets a
+ * host socket first (--bypass-outgoing).
  */
 function onConnect(listener: number, n: Notification, call: 'connect' | 'send'): void {
   const fd = Number(BigInt.asIntN(32, n.args[0]!));
-  const target = tcpHostSockets.size > 0 && fd >= 0 ? copyAppFd(listener, n, fd) : null;
+  const dest = fd >= 0 && call === 'connect' && outgoing ? outsideDestination(listener, n) : null;
+  const target = fd >= 0 && (dest || tcpHostSockets.size > 0) ? copyAppFd(listener, n, fd) : null;
   if (!target) return continueCall(listener, n.id);
   try {
     if (tcpHostSockets.has(fstatSync(target.fd).ino)) {
@@ -200,6 +233,7 @@ function onConnect(listener: number, n: Notification, call: 'connect' | 'send'):
       report({ t: 'warning', message: `refused a connect() of ${commandOf(target.tgid)} on its host socket (fd ${fd}): a published TCP port's socket only accepts` });
       return;
     }
+    if (dest) return connectOutside(listener, n, { fd, tgid: target.tgid, copy: target.fd }, dest);
     const dissolves = call === 'connect' && readCallerSockaddr(n)?.readUInt16LE(0) === AF_UNSPEC;
     if (!dissolves || !notificationValid(listener, n.id)) return continueCall(listener, n.id);
     const unspec = Buffer.alloc(16);
@@ -207,6 +241,65 @@ function onConnect(listener: number, n: Notification, call: 'connect' | 'send'):
   } finally {
     c.close(target.fd);
   }
+}
+
+/** Where an outgoing connect goes, if outside: its address, its bytes, and the host interface its route leaves by. */
+interface Outside {
+  family: 4 | 6;
+  ip: string;
+  port: number;
+  oif: number;
+}
+
+/**
+ * The connect's destination if it is outside (outgoing.ts: both nsgate's namespace and the caller's send it out by
+ * their default route) and the host routes it out of an interface (not to
+ * one of the host's own addresses, not through its loopback); null for anything else. Everything read from the
+ * caller (its sockaddr, its namespace's routes) counts only once the call is known to be still pending.
+ */
+function outsideDestination(listener: number, n: Notification): Outside | null {
+  const addr = callerAddress(n);
+  if (!addr) return null;
+  const ip = addressBytes(addr.ip);
+  if (!isOutside(ip, NEVER_OUTSIDE, ignored)) return null;
+  try {
+    if (!routedByDefault(ip, namespaceRoutes(namespacePid, ip)) || !routedByDefault(ip, namespaceRoutes(n.pid, ip))) return null;
+  } catch {
+    return null; // the caller is gone: its call will not continue anyway
+  }
+  if (!notificationValid(listener, n.id)) return null;
+  const route = routeTo(ip);
+  if (!route || route.type !== RTN_UNICAST || route.oif === 0 || route.oif === LOOPBACK_INDEX) return null;
+  return { ...addr, oif: route.oif };
+}
+
+/**
+ * An outgoing connect to an outside destination: a fresh host socket like the app's goes in its fd slot, and the
+ * app's own connect() then runs on it (its blocking mode, its timeouts, its signals). A socket that is a host one
+ * already, or that cannot be swapped (connected, bound to an address inside...), continues untouched.
+ */
+function connectOutside(listener: number, n: Notification, caller: { fd: number; tgid: number; copy: number }, dest: Outside): void {
+  const app = inspectAppSocket(c, caller.copy);
+  if (!app || netnsOf(listener, n, caller.copy) === hostNetns) return continueCall(listener, n.id);
+  const localPort = outgoingLocalPort(c, caller.copy, app);
+  if (localPort === null) return continueCall(listener, n.id);
+  let host: number;
+  try {
+    host = openOutgoingSocket(c, caller.copy, app, dest.oif, localPort);
+  } catch (err) {
+    if (err instanceof SysError) return continueCall(listener, n.id); // its local port is taken on the host, say: the namespace's way
+    throw err;
+  }
+  try {
+    installFd(listener, n.id, host, caller.fd, fdIsCloexec(caller.tgid, caller.fd));
+  } catch (err) {
+    if (err instanceof SysError && err.code === 'ENOENT') return; // interrupted meanwhile; its restart comes back here
+    throw err;
+  } finally {
+    c.close(host);
+  }
+  continueCall(listener, n.id);
+  if (debug) report({ t: 'debug', message: `${commandOf(caller.tgid)} connects to ${dest.family === 6 ? `[${dest.ip}]` : dest.ip}:${dest.port}/${app.kind} from the host (fd ${caller.fd})` });
 }
 
 function serve(listener: number): void {
@@ -222,8 +315,10 @@ function serve(listener: number): void {
       if (call === 'bind') onBind(listener, n);
       else onConnect(listener, n, call);
     } catch (err) {
-      // Unexpected (not a refused host bind): the app's bind fails rather than silently staying inside.
-      answerCall(listener, n.id, err instanceof SysError ? err.errno : EIO);
+      // Unexpected (not a refused host bind): the app's bind fails rather than silently staying inside; a
+      // connect goes the namespace's way.
+      if (call === 'bind') answerCall(listener, n.id, err instanceof SysError ? err.errno : EIO);
+      else continueCall(listener, n.id);
       report({ t: 'warning', message: `a ${call}() of pid ${n.pid} failed: ${errorMessage(err)}` });
     }
   }

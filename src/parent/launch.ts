@@ -135,7 +135,7 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
       insideProcess = dialer;
     }
     const portDriver = await step(
-      createPortDriver({ options, network, inside: insideProcess, fdChannel: channel?.parentEnd ?? null, namespaces: namespacePaths(where), stateDir: state.path, log }) ??
+      createPortDriver({ options, network, inside: insideProcess, fdChannel: channel?.parentEnd ?? null, namespaces: namespacePaths(where), namespacePid: where.childPid, stateDir: state.path, log }) ??
         Promise.resolve(null),
     );
     const ports = portDriver ? new PortManager(portDriver, log) : null;

@@ -124,3 +124,54 @@ export function rtnetlink(requests: Array<{ what: string; build(seq: number): Bu
   }
   return true;
 }
+
+const RTM_GETROUTE = 26;
+const RTA_DST = 1;
+/** rtm_type of a route through a gateway or link (not local, broadcast, unreachable, blackhole, ...). */
+export const RTN_UNICAST = 1;
+const RTMSG_SIZE = 12;
+
+/** `ip route get ADDRESS` (4 or 16 bytes): struct rtmsg with a full-length RTA_DST. */
+export function routeGetMessage(dst: Buffer, seq: number): Buffer {
+  const rt = Buffer.alloc(RTMSG_SIZE);
+  rt.writeUInt8(dst.length === 4 ? AF_INET : AF_INET6, 0);
+  rt.writeUInt8(dst.length * 8, 1);
+  return message(RTM_GETROUTE, NLM_F_REQUEST, seq, rt, [attribute(RTA_DST, dst)]);
+}
+
+/** The route in an RTM_NEWROUTE answer to `seq`: its type and output interface (0 if none); undefined if it is not one. */
+export function routeAnswer(answer: Buffer, seq: number): { type: number; oif: number } | undefined {
+  if (answer.length < HEADER_SIZE + RTMSG_SIZE || answer.readUInt16LE(4) !== RTM_NEWROUTE || answer.readUInt32LE(8) !== seq) return undefined;
+  const end = Math.min(answer.length, answer.readUInt32LE(0));
+  let oif = 0;
+  for (let at = HEADER_SIZE + RTMSG_SIZE; at + 4 <= end; ) {
+    const len = answer.readUInt16LE(at);
+    if (len < 4) break;
+    if (answer.readUInt16LE(at + 2) === RTA_OIF && len >= 8) oif = answer.readUInt32LE(at + 4);
+    at += align4(len);
+  }
+  return { type: answer.readUInt8(HEADER_SIZE + 7), oif };
+}
+
+/**
+ * The route to `dst` (4 or 16 bytes) in the calling thread's network namespace, as `ip route get` finds it, or
+ * null when there is none (ENETUNREACH and the like). A socket per lookup: nothing stays open between calls.
+ */
+export function routeTo(dst: Buffer): { type: number; oif: number } | null {
+  const c = socketCalls()!;
+  const io = relayCalls()!;
+  const fd = check(c.koffi, 'socket(AF_NETLINK)', c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  try {
+    const msg = routeGetMessage(dst, 1);
+    check(c.koffi, 'RTM_GETROUTE', io.write(fd, msg, msg.length));
+    const buffer = Buffer.alloc(4096);
+    for (;;) {
+      const answer = buffer.subarray(0, check(c.koffi, 'RTM_GETROUTE', io.read(fd, buffer, buffer.length)));
+      const route = routeAnswer(answer, 1);
+      if (route) return route;
+      if (answerErrno(answer, 1) !== undefined) return null;
+    }
+  } finally {
+    c.close(fd);
+  }
+}

@@ -49,6 +49,8 @@ describe('parseLaunchArgs defaults', () => {
       slirp4netnsSandbox: 'auto',
       slirp4netnsSeccomp: 'auto',
       sourceIpTransparent: true,
+      bypassOutgoing: true,
+      bypassIgnore: [],
       subidSource: 'auto',
       portDriver: 'none',
       publish: [],
@@ -230,7 +232,9 @@ describe('--help and --version', () => {
     // nsgate's additions to RootlessKit v2.3.4's flags are marked; the rest is RootlessKit's.
     assert.match(text, /\n {4}--port-driver value +.*\(default: "none"\) \(nsgate adds: socat \(RootlessKit v1 had it; v2 has not\), bypass\)\n/);
     assert.match(text, /\n {4}--source-ip-transparent +.*\(default: true\) \(nsgate adds: the flag, as RootlessKit v3 has it\)\n/);
-    assert.equal(text.match(/\(nsgate adds: /g)?.length, 4, 'no other flag marked than these four');
+    assert.match(text, /\n {4}--bypass-outgoing +bypass driver: .*\(default: true\) \(nsgate adds: the flag\)\n/);
+    assert.match(text, /\n {4}--bypass-ignore value +bypass driver: .*\(repeatable; a comma separates several in one\) \(nsgate adds: the flag\)\n/);
+    assert.equal(text.match(/\(nsgate adds: /g)?.length, 6, 'no other flag marked than these six');
     assert.match(text, /^Options \(grouped as RootlessKit 2\.3\.4 groups them; "nsgate adds:" marks what it does not have\):$/m);
     assert.match(text, /\n {4}--mtu value +.*\(default: 0\)\n/);
     const names = [
@@ -238,6 +242,7 @@ describe('--help and --version', () => {
       'pidns', 'cgroupns', 'utsns', 'ipcns', 'reaper', 'detach-netns', 'slirp4netns-binary', 'pasta-binary',
       'slirp4netns-sandbox', 'slirp4netns-seccomp', 'subid-source', 'port-driver', 'publish', 'debug', 'version', 'help',
       'print-semver', 'evacuate-cgroup2', 'vpnkit-binary', 'lxc-user-nic-binary', 'lxc-user-nic-bridge', 'source-ip-transparent',
+      'bypass-outgoing', 'bypass-ignore',
     ];
     for (const name of names) assert.match(text, new RegExp(`\\n {4}--${name}[ ,]`), name);
   });
@@ -401,6 +406,35 @@ describe('--ifname', () => {
       rejects([`--ifname=${name}`, 'sh'], /--ifname ".*" is not a valid interface name: 1-15 characters, no "\/", ":" or whitespace/);
     });
   }
+});
+
+describe('--bypass-outgoing and --bypass-ignore', () => {
+  const BYPASS = [...NETNS, '--port-driver=bypass'];
+
+  it('bypass outgoing connects by default; =false turns it off', () => {
+    assert.equal(run(...BYPASS, 'sh').bypassOutgoing, true);
+    assert.equal(run(...BYPASS, '--bypass-outgoing=false', 'sh').bypassOutgoing, false);
+  });
+
+  it('--bypass-ignore repeats, takes commas, networks and single addresses of both families', () => {
+    const options = run(...BYPASS, '--bypass-ignore=192.0.2.0/24,2001:db8::/32', '--bypass-ignore', '203.0.113.7', 'sh');
+    assert.deepEqual(options.bypassIgnore, ['192.0.2.0/24', '2001:db8::/32', '203.0.113.7']);
+  });
+
+  for (const [value, why] of [
+    ['example.com', /"example\.com" is not an IP address or network \(expected e\.g\. 192\.0\.2\.0\/24, 2001:db8::\/32 or 192\.0\.2\.7\)/],
+    ['192.0.2.0/33', /"192\.0\.2\.0\/33": the prefix length must be 0-32, got "33"/],
+    ['2001:db8::/129', /"2001:db8::\/129": the prefix length must be 0-128, got "129"/],
+    ['192.0.2.0/x', /"192\.0\.2\.0\/x": the prefix length must be 0-32, got "x"/],
+    ['192.0.2.0/24/8', /"192\.0\.2\.0\/24\/8" is not an IP address or network/],
+  ] as const) {
+    it(`rejects ${value}`, () => rejects([...BYPASS, `--bypass-ignore=${value}`, 'sh'], new RegExp(`^--bypass-ignore ${why.source}`)));
+  }
+
+  it('are refused with another port driver, naming it', () => {
+    rejects([...BUILTIN, '--bypass-outgoing=false', 'sh'], /--bypass-outgoing applies to --port-driver=bypass only, not --port-driver=builtin/);
+    rejects([...NETNS, '--bypass-ignore=192.0.2.0/24', 'sh'], /--bypass-ignore applies to --port-driver=bypass only, not --port-driver=none/);
+  });
 });
 
 describe('cross-flag rules', () => {

@@ -36,6 +36,8 @@ export interface PortDriverDescriptor {
   readonly notWithDetachNetns?: string;
   /** What --help says nsgate adds, for a driver RootlessKit v2.3.4 does not have. */
   readonly addition?: string;
+  /** Launch flags (without the dashes) that apply to this driver only: refused with any other. */
+  readonly flags?: readonly string[];
   /** What it needs when nsgate launches. */
   readonly launch: LaunchNeeds;
   /** Loads its parent half (lazily: parsing the flags does not load it). None: RootlessKit's nil port driver. */
@@ -71,6 +73,8 @@ export interface PortDriverContext {
   fdChannel: number | null;
   /** The namespace process' namespaces as paths (the network namespace's bind mount with --detach-netns). */
   namespaces: NamespacePaths;
+  /** The namespace process' pid: in nsgate's network namespace for the whole run (unless detached). */
+  namespacePid: number;
   stateDir: string;
   log: Log;
 }

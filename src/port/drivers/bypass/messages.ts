@@ -9,6 +9,12 @@ export interface SupervisorData {
   /** Read end of a pipe: a byte there means messages are waiting on `port`. */
   wake: number;
   port: MessagePort;
+  /** A process in nsgate's network namespace (the child), whose binds alone get host sockets and whose routes say what is inside. */
+  namespacePid: number;
+  /** --bypass-outgoing: the addresses and networks never bypassed beyond the routes (gateway, DNS, --bypass-ignore); absent when off. */
+  outgoing?: { ignore: string[] };
+  /** --debug: report each bypassed connect. */
+  debug: boolean;
 }
 
 export type ToSupervisor = { t: 'publish'; key: number; spec: PortSpec } | { t: 'unpublish'; key: number } | { t: 'stop' };
@@ -32,6 +38,7 @@ export type FromSupervisor =
   /** The host bind failed: the app's bind failed with the same errno. */
   | { t: 'refused'; key: number; code: string; message: string; command: string }
   | { t: 'warning'; message: string }
+  | { t: 'debug'; message: string }
   /** Every process under the filter has exited: no bind can come any more. */
   | { t: 'ended' }
   | { t: 'failed'; message: string };

@@ -29,6 +29,11 @@ const PROTOS: readonly Proto[] = bypass.protos;
  */
 export interface BypassContext {
   channel: number;
+  /** The namespace process' pid: a process in nsgate's network namespace for the whole run. */
+  namespacePid: number;
+  /** --bypass-outgoing: what is never bypassed beyond the namespaces' routes (the network's gateway and DNS, --bypass-ignore); absent when off. */
+  outgoing?: { ignore: string[] };
+  debug: boolean;
   inside: Pick<InsideProcess, 'listen'>;
   log: Log;
 }
@@ -45,7 +50,14 @@ export class BypassDriver implements PortDriver {
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
     this.#wake = pipe();
-    const data: SupervisorData = { channel: ctx.channel, wake: this.#wake[0], port: port2 };
+    const data: SupervisorData = {
+      channel: ctx.channel,
+      wake: this.#wake[0],
+      port: port2,
+      namespacePid: ctx.namespacePid,
+      ...(ctx.outgoing ? { outgoing: ctx.outgoing } : {}),
+      debug: ctx.debug,
+    };
     this.#worker = new Worker(ENTRY.bypassSupervisor, { workerData: data, transferList: [port2] });
     this.#worker.on('message', (msg: FromSupervisor) => this.#onMessage(msg));
     this.#worker.on('error', (err) => ctx.log.error(`bypass supervisor: ${err.message}`));
@@ -105,6 +117,9 @@ export class BypassDriver implements PortDriver {
       }
       case 'warning':
         log.warn(`bypass: ${msg.message}`);
+        return;
+      case 'debug':
+        log.debug(`bypass: ${msg.message}`);
         return;
       case 'ended':
         log.debug('bypass: every process under the bind filter has exited');
