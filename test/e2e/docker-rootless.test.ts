@@ -7,17 +7,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { probe, udpAsk } from './clients.js';
-import { DOCKER_USER, dockerUserProcesses, firstBody, httpGet, killDockerUserProcesses, missingForDocker, ROOTLESSCTL, RootlessDocker, writeImageTarball } from './docker-rootless.js';
+import { probe } from './clients.js';
+import { DOCKER_USER, dockerTestSkip, dockerUserProcesses, firstBody, firstUdpEcho, httpGet, killDockerUserProcesses, missingForDocker, ROOTLESSCTL, RootlessDocker, writeImageTarball } from './docker-rootless.js';
 import { descendants, eventually, freePort, freeUdpPort, hostListeners, IS_ROOT, listenersOf, sha256 } from './harness.js';
 
 const IMAGE = 'nsgate-e2e-busybox';
 const missing = IS_ROOT ? missingForDocker() : undefined;
-const skip = !IS_ROOT
-  ? `needs root: Docker runs as the test user ${DOCKER_USER}, whom only root can create`
-  : missing && process.env.CI !== 'true'
-    ? `${missing} (sudo .ci/run installs them)`
-    : false;
+const skip = dockerTestSkip(missing);
 
 /** Nothing answers at `port` and no host socket is bound to it. */
 async function assertClosed(port: number, hosts: string[]): Promise<void> {
@@ -95,12 +91,7 @@ describe('Docker 20.10 rootless with nsgate as its rootlesskit', { skip, timeout
   test('-p 127.0.0.1:PORT:PORT/udp echoes a datagram', async () => {
     // busybox's nc has no UDP: socat answers each datagram with its bytes (PIPE), a child per datagram.
     await run('udp-echo', '-p', `127.0.0.1:${ports.udp}:${ports.udp}/udp`, IMAGE, 'socat', `UDP4-RECVFROM:${ports.udp},fork`, 'PIPE');
-    const question = randomBytes(700).toString('hex');
-    let reply = '';
-    await eventually('a UDP echo', async () => {
-      reply = (await udpAsk('127.0.0.1', ports.udp, question).catch(() => ({ reply: '' }))).reply;
-      return reply !== '';
-    }, 20_000);
+    const { question, reply } = await firstUdpEcho('127.0.0.1', ports.udp);
     assert.equal(sha256(reply), sha256(question));
   });
 

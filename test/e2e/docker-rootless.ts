@@ -4,12 +4,14 @@
  * registry, and the user's processes (to prove none is left, and to kill them if a test failed).
  */
 import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseSubIdFile } from '../../src/parent/idmap.js';
-import { asUser, descendants, eventually, NSGATE, Proc, procFiles, startAsUser, userEnv, userId } from './harness.js';
+import { udpAsk } from './clients.js';
+import { asUser, descendants, eventually, IS_ROOT, NSGATE, Proc, procFiles, startAsUser, userEnv, userId } from './harness.js';
 import { referencePeer } from './peers.js';
 
 const execFileAsync = promisify(execFile);
@@ -40,6 +42,12 @@ export function missingForDocker(): string | undefined {
   ];
   const missing = needed.filter(([path]) => !existsSync(path));
   return missing.length === 0 ? undefined : `not installed: ${missing.map(([path, pkg]) => `${path} (package ${pkg})`).join(', ')}`;
+}
+
+/** Why a Docker test file is skipped here, or false; with CI=true what is missing fails the file instead (in its `before`). */
+export function dockerTestSkip(missing: string | undefined): string | false {
+  if (!IS_ROOT) return `needs root: Docker runs as the test user ${DOCKER_USER}, whom only root can create`;
+  return missing && process.env.CI !== 'true' ? `${missing} (sudo .ci/run installs them)` : false;
 }
 
 /** nsgdocker's uid and its sub-uids: every uid a process of its daemon or containers can have on the host. */
@@ -82,13 +90,14 @@ function copyWithLibraries(binary: string, root: string, as = binary): void {
 
 /**
  * An image tarball for `docker import`: busybox (sh, httpd), socat (busybox's nc has no UDP) with its
- * libraries, and `payload` as /www/payload.
+ * libraries, `payload` as /www/payload, and the `programs` given (with their libraries, at their host paths).
  */
-export function writeImageTarball(dir: string, payload: Buffer): string {
+export function writeImageTarball(dir: string, payload: Buffer, programs: readonly string[] = []): string {
   const root = join(dir, 'rootfs');
   copyWithLibraries(BUSYBOX, root, '/bin/busybox');
   for (const applet of ['sh', 'httpd']) symlinkSync('busybox', join(root, 'bin', applet));
   copyWithLibraries(SOCAT, root, '/bin/socat');
+  for (const program of programs) copyWithLibraries(program, root);
   mkdirSync(join(root, 'www'));
   writeFileSync(join(root, 'www/payload'), payload);
   const tarball = join(dir, 'image.tar');
@@ -109,8 +118,9 @@ export class RootlessDocker {
   /**
    * `shimDir`: the directory put first on the script's PATH, where it finds its `rootlesskit` (nsgate-shims'
    * shims of an installed nsgate); by default one with a wrapper that runs the e2e build of nsgate.
+   * `env`: more of the script's environment (DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER, ..._FLAGS).
    */
-  constructor(shimDir?: string) {
+  constructor(shimDir?: string, env: Record<string, string> = {}) {
     chmodSync(this.dir, 0o755);
     const bin = shimDir ?? join(this.dir, 'bin');
     if (!shimDir) {
@@ -126,7 +136,7 @@ export class RootlessDocker {
     // namespace's own netns, and without systemd the daemon runs without cgroup limits (a warning).
     this.proc = startAsUser(DOCKERD_ROOTLESS, [], {
       user: DOCKER_USER,
-      env: { PATH: `${bin}:${SYSTEM_PATH}`, HOME: this.home, XDG_RUNTIME_DIR: this.runtimeDir },
+      env: { ...env, PATH: `${bin}:${SYSTEM_PATH}`, HOME: this.home, XDG_RUNTIME_DIR: this.runtimeDir },
     });
   }
 
@@ -238,4 +248,15 @@ export async function firstBody(host: string, port: number): Promise<Buffer> {
     return body !== undefined;
   }, 20_000);
   return body!;
+}
+
+/** One datagram echoed through a published UDP port, once the container's proxy and server are up; the question and the reply. */
+export async function firstUdpEcho(host: string, port: number): Promise<{ question: string; reply: string }> {
+  const question = randomBytes(700).toString('hex');
+  let reply = '';
+  await eventually('a UDP echo', async () => {
+    reply = (await udpAsk(host, port, question).catch(() => ({ reply: '' }))).reply;
+    return reply !== '';
+  }, 20_000);
+  return { question, reply };
 }

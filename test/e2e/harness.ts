@@ -356,33 +356,63 @@ export async function launchCommand(flags: string[], command: (dir: string) => s
   };
 }
 
-const CLIENT_NETNS = 'nsgate-test-src';
-const HOST_VETH = 'nsgsrc-host';
 export const SUBNET = '198.51.100.';
 
 /**
- * A network namespace for a client that is not on the host's loopback: a veth pair, the host's end
- * 198.51.100.1, the client's 198.51.100.2 (TEST-NET-2, checked unused first). Needs root.
+ * A node script for a server in a client netns (`node -e SCRIPT IP TCP_PORT UDP_PORT`): each TCP connection and
+ * each datagram is answered with the sha256 (hex) of what came; it prints `ready` once both listen.
  */
-export function createClientNetns(): { run(script: string): string; remove(): void } {
+export const HASH_SERVER = `
+const net = require('net'), dgram = require('dgram'), { createHash } = require('crypto');
+const [ip, tcpPort, udpPort] = process.argv.slice(1);
+net.createServer({ allowHalfOpen: true }, (s) => {
+  const h = createHash('sha256');
+  s.on('data', (d) => h.update(d)).on('end', () => s.end(h.digest('hex') + '\\n')).on('error', () => {});
+}).listen(Number(tcpPort), ip, () => {
+  const u = dgram.createSocket(ip.includes(':') ? 'udp6' : 'udp4');
+  u.on('message', (m, from) => u.send(createHash('sha256').update(m).digest('hex') + '\\n', from.port, from.address));
+  u.bind(Number(udpPort), ip, () => console.log('ready'));
+});
+`;
+
+/** Where a client netns sits: its name, the host's veth, and the host's and the client's addresses in a /prefix. */
+export interface ClientNetnsPlace {
+  netns: string;
+  veth: string;
+  hostIP: string;
+  clientIP: string;
+  prefix: number;
+}
+
+/** 198.51.100.1 on the host, .2 in the namespace. */
+const CLIENT_NETNS: ClientNetnsPlace = { netns: 'nsgate-test-src', veth: 'nsgsrc-host', hostIP: `${SUBNET}1`, clientIP: `${SUBNET}2`, prefix: 24 };
+
+/**
+ * A network namespace for a client (or a server) that is not on the host's loopback: a veth pair, the host's
+ * end and the client's in TEST-NET-2 (by default 198.51.100.1 and .2/24; a test file that may run beside
+ * others gives a place of its own in a smaller part of it), checked unused first. Needs root.
+ */
+export function createClientNetns(place = CLIENT_NETNS): { netns: string; run(script: string): string; remove(): void } {
+  const { netns, veth, hostIP, clientIP, prefix } = place;
   const remove = () => {
-    spawnSync('ip', ['link', 'del', HOST_VETH]);
-    spawnSync('ip', ['netns', 'del', CLIENT_NETNS]);
+    spawnSync('ip', ['link', 'del', veth]);
+    spawnSync('ip', ['netns', 'del', netns]);
   };
   remove(); // what an interrupted run left
-  assert.ok(!spawnSync('ip', ['-4', 'addr'], { encoding: 'utf8' }).stdout.includes(SUBNET), `${SUBNET}0/24 is already in use here`);
+  const used = spawnSync('ip', ['-4', 'addr'], { encoding: 'utf8' }).stdout;
+  for (const address of [hostIP, clientIP]) assert.ok(!used.includes(`inet ${address}/`), `${address} is already in use here`);
   const ip = (...args: string[]) => {
     const r = spawnSync('ip', args, { encoding: 'utf8' });
     assert.equal(r.status, 0, `ip ${args.join(' ')}: ${r.stderr}`);
   };
-  ip('netns', 'add', CLIENT_NETNS);
-  ip('link', 'add', HOST_VETH, 'type', 'veth', 'peer', 'name', 'client0', 'netns', CLIENT_NETNS);
-  ip('addr', 'add', `${SUBNET}1/24`, 'dev', HOST_VETH);
-  ip('link', 'set', HOST_VETH, 'up');
-  ip('-n', CLIENT_NETNS, 'addr', 'add', `${SUBNET}2/24`, 'dev', 'client0');
-  ip('-n', CLIENT_NETNS, 'link', 'set', 'client0', 'up');
+  ip('netns', 'add', netns);
+  ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', 'client0', 'netns', netns);
+  ip('addr', 'add', `${hostIP}/${prefix}`, 'dev', veth);
+  ip('link', 'set', veth, 'up');
+  ip('-n', netns, 'addr', 'add', `${clientIP}/${prefix}`, 'dev', 'client0');
+  ip('-n', netns, 'link', 'set', 'client0', 'up');
   return {
-    run: (script) => spawnSync('ip', ['netns', 'exec', CLIENT_NETNS, process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 }).stdout,
+    netns,
+    run: (script) => spawnSync('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 }).stdout,
     remove,
-  };
-}
+  }}

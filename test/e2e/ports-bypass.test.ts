@@ -8,15 +8,27 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
+import { createSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { ApiClient } from '../../src/api/client.js';
 import { exchange, probe, udpExchange } from './clients.js';
-import { createClientNetns, descendants, eventually, FIXTURE, freePort, hostListeners, launchCommand, launchNsgate, type Launched, runNsgate, sha256, SUBNET, type Proc } from './harness.js';
+import { createClientNetns, descendants, eventually, FIXTURE, freePort, freeUdpPort, HASH_SERVER, hostListeners, launchCommand, launchNsgate, type Launched, runNsgate, sha256, startAsUser, SUBNET, type Proc } from './harness.js';
 import { assertTakenPortRefused, curl, holdPort } from './published.js';
 
 const BYPASS = ['--net=slirp4netns', '--port-driver=bypass'];
 const HAS_PYTHON = spawnSync('sh', ['-c', 'command -v python3'], { env: { PATH: '/usr/bin:/bin' } }).status === 0;
+
+/** A python3 prelude: `attempt(name, f)` prints the name and `success`, or the errno f failed with. */
+function pythonAttempt(success: string): string {
+  return `
+import ctypes, errno, socket
+def attempt(name, f):
+    try:
+        f(); print(name, '${success}')
+    except OSError as e:
+        print(name, errno.errorcode[e.errno])`;
+}
 
 /** Run a node script as root inside the namespace of nsgate's child (a client that lives there, not under the filter). */
 function insideNamespace(api: ApiClient, script: string): Promise<string> {
@@ -265,6 +277,115 @@ while True:
   });
 });
 
+describe('bypass driver: outgoing connects', () => {
+  /** A server outside: in a test netns of this file's own, a part of TEST-NET-2 (the Docker bypass test uses .128/25 beside it). */
+  const OUTSIDE = { netns: 'nsgate-test-out2', veth: 'nsgout2-host', hostIP: `${SUBNET}193`, clientIP: `${SUBNET}194`, prefix: 26 };
+  const [TCP_PORT, UDP_PORT] = [7070, 7071];
+  let outside: ReturnType<typeof createClientNetns>;
+  let server: Proc;
+
+  before(async () => {
+    outside = createClientNetns(OUTSIDE);
+    server = startAsUser(process.execPath, ['-e', HASH_SERVER, OUTSIDE.clientIP, String(TCP_PORT), String(UDP_PORT)], { user: 'root', netns: outside.netns });
+    await server.waitFor(/ready/);
+  });
+  after(() => {
+    server?.kill('SIGKILL');
+    outside?.remove();
+  });
+
+  /**
+   * Inside nsgate: 1 MiB by TCP with a blocking connect and with a non-blocking one (socat's connect-timeout),
+   * and a datagram on a connected UDP socket; each line is the local sha256, then the server's.
+   */
+  const exchanges = (flags: string[]) =>
+    runNsgate([...BYPASS, '--disable-host-loopback', '--debug', ...flags, '--', 'sh', '-c', `
+      f=$(mktemp); head -c 1048576 /dev/urandom > "$f"
+      echo "$(sha256sum < "$f" | cut -d' ' -f1) $(socat - TCP:${OUTSIDE.clientIP}:${TCP_PORT} < "$f")"
+      echo "$(sha256sum < "$f" | cut -d' ' -f1) $(socat - TCP:${OUTSIDE.clientIP}:${TCP_PORT},connect-timeout=5 < "$f")"
+      head -c 1000 "$f" > "$f.udp"
+      echo "$(sha256sum < "$f.udp" | cut -d' ' -f1) $(socat -t 5 - UDP:${OUTSIDE.clientIP}:${UDP_PORT} < "$f.udp")"
+      rm -f "$f" "$f.udp"`]);
+  const bypassedLines = (stderr: string) => (stderr.match(/bypass: socat \(pid \d+\) connects to \S+ from the host/g) ?? []).map((line) => line.replace(/pid \d+/, 'pid N'));
+  const assertIntact = (stdout: string) => {
+    const lines = stdout.trim().split('\n');
+    assert.equal(lines.length, 3, stdout);
+    for (const line of lines) {
+      const [mine, theirs] = line.split(' ');
+      assert.match(mine!, /^[0-9a-f]{64}$/);
+      assert.equal(theirs, mine, 'the server got the bytes intact');
+    }
+  };
+
+  test('TCP (blocking and non-blocking connect) and connected UDP to an outside address run on host sockets', async () => {
+    const r = await exchanges([]);
+    assert.equal(r.code, 0, r.stderr);
+    assertIntact(r.stdout);
+    assert.deepEqual(bypassedLines(r.stderr), [`${TCP_PORT}/tcp`, `${TCP_PORT}/tcp`, `${UDP_PORT}/udp`].map((to) => `bypass: socat (pid N) connects to ${OUTSIDE.clientIP}:${to} from the host`));
+  });
+
+  test('--bypass-outgoing=false and --bypass-ignore keep them in the namespace (slirp4netns carries the same bytes)', async () => {
+    for (const flags of [['--bypass-outgoing=false'], [`--bypass-ignore=${SUBNET}192/26`]]) {
+      const r = await exchanges(flags);
+      assert.equal(r.code, 0, r.stderr);
+      assertIntact(r.stdout);
+      assert.deepEqual(bypassedLines(r.stderr), [], flags.join(' '));
+    }
+  });
+
+  test("a bypassed socket cannot be turned to the host's loopback: sendto, a new connect, AF_UNSPEC then connect", { skip: !HAS_PYTHON && 'python3 is not installed' }, async () => {
+    const hostTcp = await freePort();
+    const hostUdp = await freeUdpPort('127.0.0.1');
+    let reached = 0;
+    const tcp = createServer((s) => {
+      reached++;
+      s.end();
+    });
+    const udp = createSocket('udp4').on('message', () => reached++);
+    await new Promise<void>((resolve) => tcp.listen(hostTcp, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => udp.bind(hostUdp, '127.0.0.1', resolve));
+    const script = `${pythonAttempt('sent')}
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+u.connect(('${OUTSIDE.clientIP}', ${UDP_PORT})); u.send(b'hello'); print('udp reply', len(u.recv(100)))
+attempt('udp sendto', lambda: u.sendto(b'escape', ('127.0.0.1', ${hostUdp})))
+attempt('udp connect', lambda: (u.connect(('127.0.0.1', ${hostUdp})), u.send(b'escape')))
+t = socket.socket(); t.settimeout(5)
+t.connect(('${OUTSIDE.clientIP}', ${TCP_PORT})); t.shutdown(socket.SHUT_WR); print('tcp reply', len(t.recv(100)))
+unspec = ctypes.create_string_buffer(16)
+print('dissolve', ctypes.CDLL(None, use_errno=True).connect(t.fileno(), unspec, 16))
+attempt('tcp connect', lambda: t.connect(('127.0.0.1', ${hostTcp})))
+`;
+    try {
+      const r = await runNsgate([...BYPASS, '--disable-host-loopback', '--debug', '--', 'python3', '-c', script]);
+      assert.equal(r.code, 0, r.stderr);
+      // Tied to the veth the outside server is behind, the sockets reach nothing else: the kernel takes 127.0.0.1
+      // for an address on that link (datagrams wait for an ARP answer that never comes there; TCP fails).
+      assert.match(r.stdout, /^udp reply 65\nudp sendto (sent|E[A-Z]+)\nudp connect (sent|E[A-Z]+)\ntcp reply 65\ndissolve 0\ntcp connect E[A-Z]+\n$/);
+      assert.equal(r.stderr.match(/bypass: python3 \(pid \d+\) connects to \S+ from the host/g)?.length, 2, 'both first connects were bypassed');
+      assert.equal(reached, 0, "the host's loopback services saw nothing");
+    } finally {
+      tcp.close();
+      udp.close();
+    }
+  });
+
+  test('--net=none: the namespace reaches nothing outside, and bypass gives it nothing either', async () => {
+    const r = await runNsgate(['--net=none', '--port-driver=bypass', '--debug', '--', 'socat', '-', `TCP:${OUTSIDE.clientIP}:${TCP_PORT}`]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Network is unreachable/);
+    assert.deepEqual(bypassedLines(r.stderr), []);
+  });
+
+  test('a setuid-root program run by another uid inside gets euid 0 under the filter (no no_new_privs)', async () => {
+    const r = await runNsgate([...BYPASS, '--', 'sh', '-c', `
+      d=$(mktemp -d); chmod 755 "$d"; cp /usr/bin/id "$d/id"; chmod 4755 "$d/id"
+      setpriv --reuid=1000 --regid=1000 --clear-groups "$d/id"; rm -rf "$d"`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^uid=1000\b.* euid=0\b/);
+    assert.doesNotMatch(r.stderr, /no-new-privs/);
+  });
+});
+
 describe('bypass driver: limits and safety', () => {
   let hostService: Server;
   let hostPort: number;
@@ -282,13 +403,7 @@ describe('bypass driver: limits and safety', () => {
 
   test("a published TCP port's host socket cannot connect out to the host's loopback, even after dissolving the listener", { skip: !HAS_PYTHON && 'python3 is not installed' }, async () => {
     const [udpPort, tcpPort, udpPeer] = [await freePort(), await freePort(), await freePort()];
-    const script = `
-import ctypes, errno, socket
-def attempt(name, f):
-    try:
-        f(); print(name, 'connected')
-    except OSError as e:
-        print(name, errno.errorcode[e.errno])
+    const script = `${pythonAttempt('connected')}
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('0.0.0.0', 7))
 print('getsockname', u.getsockname()[1])
 attempt('udp', lambda: u.connect(('127.0.0.1', ${udpPeer})))
