@@ -280,7 +280,8 @@ function outsideDestination(listener: number, n: Notification): Outside | null {
  */
 function connectOutside(listener: number, n: Notification, caller: { fd: number; tgid: number; copy: number }, dest: Outside): void {
   const app = inspectAppSocket(c, caller.copy);
-  if (!app || netnsOf(listener, n, caller.copy) === hostNetns) return continueCall(listener, n.id);
+  // A sockaddr of the other family is the kernel's to refuse, on the app's own socket.
+  if (!app || app.family !== dest.family || netnsOf(listener, n, caller.copy) === hostNetns) return continueCall(listener, n.id);
   const localPort = outgoingLocalPort(c, caller.copy, app);
   if (localPort === null) return continueCall(listener, n.id);
   let host: number;
