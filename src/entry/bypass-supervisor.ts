@@ -170,15 +170,19 @@ function onBind(listener: number, n: Notification): void {
   if (![...published.values()].some((p) => p.spec.childPort === addr.port)) return continueCall(listener, n.id);
   const target = copyAppFd(listener, n, fd);
   if (!target) return continueCall(listener, n.id);
+  let plan: { app: AppSocket; match: HostBind } | null = null;
   try {
-    if (netnsOf(listener, n, target.fd) !== namespaceNetns) return continueCall(listener, n.id);
-    const app = inspectAppSocket(c, target.fd);
-    const match = app && app.family === addr.family ? matchBind({ ...addr, kind: app.kind, v6only: app.v6only }, [...published.values()]) : null;
-    if (!app || !match) return continueCall(listener, n.id);
-    installHostSocket(listener, n, { fd, tgid: target.tgid, inside: { ip: addr.ip, port: addr.port, v6only: app.v6only } }, app, match);
+    if (netnsOf(listener, n, target.fd) === namespaceNetns) {
+      const app = inspectAppSocket(c, target.fd);
+      const match = app && app.family === addr.family ? matchBind({ ...addr, kind: app.kind, v6only: app.v6only }, [...published.values()]) : null;
+      if (app && match) plan = { app, match };
+    }
   } finally {
+    // Closed before the call is answered: once it is, the app (and whoever counts our fds) moves on.
     c.close(target.fd);
   }
+  if (!plan) return continueCall(listener, n.id);
+  installHostSocket(listener, n, { fd, tgid: target.tgid, inside: { ip: addr.ip, port: addr.port, v6only: plan.app.v6only } }, plan.app, plan.match);
 }
 
 /** The calling process' fd slot, and where it asked to bind inside. */
@@ -191,27 +195,32 @@ interface Caller {
 /** Answer a matched bind: the host socket in the caller's slot and success, or the host bind's errno. */
 function installHostSocket(listener: number, n: Notification, caller: Caller, app: AppSocket, match: HostBind): void {
   const { fd, tgid, inside } = caller;
+  // Named while the caller still waits on us: an app whose bind fails may be gone right after the answer.
+  const command = commandOf(tgid);
   let host: number;
   try {
     host = openHostSocketLike(c, app, match);
   } catch (err) {
     if (!(err instanceof SysError)) throw err;
     answerCall(listener, n.id, err.errno);
-    report({ t: 'refused', key: match.key, code: err.code, message: listenError(match.spec, err).message, command: commandOf(tgid) });
+    report({ t: 'refused', key: match.key, code: err.code, message: listenError(match.spec, err).message, command });
     return;
   }
+  let inode: number;
   try {
     installFd(listener, n.id, host, fd, fdIsCloexec(tgid, fd));
-    const inode = fstatSync(host).ino;
-    if (app.kind === 'tcp') tcpHostSockets.add(inode);
-    answerCall(listener, n.id, 0);
-    report({ t: 'bound', key: match.key, host: { ip: match.ip, port: match.port }, inside, inode, command: commandOf(tgid) });
+    inode = fstatSync(host).ino;
   } catch (err) {
     // ENOENT: the call was interrupted meanwhile; the app restarts or fails it itself.
-    if (!(err instanceof SysError && err.code === 'ENOENT')) throw err;
+    if (err instanceof SysError && err.code === 'ENOENT') return;
+    throw err;
   } finally {
+    // Ours is closed before the answer; the app's copy keeps the socket (and its inode) alive.
     c.close(host);
   }
+  if (app.kind === 'tcp') tcpHostSockets.add(inode);
+  answerCall(listener, n.id, 0);
+  report({ t: 'bound', key: match.key, host: { ip: match.ip, port: match.port }, inside, inode, command });
 }
 
 /**
@@ -227,19 +236,23 @@ function onConnect(listener: number, n: Notification, call: 'connect' | 'send'):
   const dest = fd >= 0 && call === 'connect' && outgoing ? outsideDestination(listener, n) : null;
   const target = fd >= 0 && (dest || tcpHostSockets.size > 0) ? copyAppFd(listener, n, fd) : null;
   if (!target) return continueCall(listener, n.id);
+  let ours = true;
   try {
     if (tcpHostSockets.has(fstatSync(target.fd).ino)) {
       answerCall(listener, n.id, EPERM);
       report({ t: 'warning', message: `refused a connect() of ${commandOf(target.tgid)} on its host socket (fd ${fd}): a published TCP port's socket only accepts` });
       return;
     }
-    if (dest) return connectOutside(listener, n, { fd, tgid: target.tgid, copy: target.fd }, dest);
+    if (dest) {
+      ours = false; // connectOutside closes the copy itself, before it answers
+      return connectOutside(listener, n, { fd, tgid: target.tgid, copy: target.fd }, dest);
+    }
     const dissolves = call === 'connect' && readCallerSockaddr(n)?.readUInt16LE(0) === AF_UNSPEC;
     if (!dissolves || !notificationValid(listener, n.id)) return continueCall(listener, n.id);
     const unspec = Buffer.alloc(16);
     answerCall(listener, n.id, c.connect(target.fd, unspec, unspec.length) === -1 ? c.errno() : 0);
   } finally {
-    c.close(target.fd);
+    if (ours) c.close(target.fd);
   }
 }
 
@@ -279,28 +292,31 @@ function outsideDestination(listener: number, n: Notification): Outside | null {
  * already, or that cannot be swapped (connected, bound to an address inside...), continues untouched.
  */
 function connectOutside(listener: number, n: Notification, caller: { fd: number; tgid: number; copy: number }, dest: Outside): void {
-  const app = inspectAppSocket(c, caller.copy);
-  // A sockaddr of the other family is the kernel's to refuse, on the app's own socket.
-  if (!app || app.family !== dest.family || netnsOf(listener, n, caller.copy) === hostNetns) return continueCall(listener, n.id);
-  const localPort = outgoingLocalPort(c, caller.copy, app);
-  if (localPort === null) return continueCall(listener, n.id);
-  let host: number;
+  let host: { fd: number; kind: string } | null = null;
   try {
-    host = openOutgoingSocket(c, caller.copy, app, dest.oif, localPort);
+    const app = inspectAppSocket(c, caller.copy);
+    // A sockaddr of the other family is the kernel's to refuse, on the app's own socket.
+    const swappable = app && app.family === dest.family && netnsOf(listener, n, caller.copy) !== hostNetns;
+    const localPort = swappable ? outgoingLocalPort(c, caller.copy, app) : null;
+    if (app && localPort !== null) host = { fd: openOutgoingSocket(c, caller.copy, app, dest.oif, localPort), kind: app.kind };
   } catch (err) {
-    if (err instanceof SysError) return continueCall(listener, n.id); // its local port is taken on the host, say: the namespace's way
-    throw err;
+    if (!(err instanceof SysError)) throw err; // its local port is taken on the host, say: the namespace's way
+  } finally {
+    // Closed before the call is answered: once it is, the app (and whoever counts our fds) moves on.
+    c.close(caller.copy);
   }
+  if (!host) return continueCall(listener, n.id);
+  const command = debug ? commandOf(caller.tgid) : '';
   try {
-    installFd(listener, n.id, host, caller.fd, fdIsCloexec(caller.tgid, caller.fd));
+    installFd(listener, n.id, host.fd, caller.fd, fdIsCloexec(caller.tgid, caller.fd));
   } catch (err) {
     if (err instanceof SysError && err.code === 'ENOENT') return; // interrupted meanwhile; its restart comes back here
     throw err;
   } finally {
-    c.close(host);
+    c.close(host.fd);
   }
   continueCall(listener, n.id);
-  if (debug) report({ t: 'debug', message: `${commandOf(caller.tgid)} connects to ${dest.family === 6 ? `[${dest.ip}]` : dest.ip}:${dest.port}/${app.kind} from the host (fd ${caller.fd})` });
+  if (debug) report({ t: 'debug', message: `${command} connects to ${dest.family === 6 ? `[${dest.ip}]` : dest.ip}:${dest.port}/${host.kind} from the host (fd ${caller.fd})` });
 }
 
 function serve(listener: number): void {
