@@ -1,5 +1,6 @@
 /** docs/benchmarks.md: the figures as tables, generated from latest.json. */
 import { METRICS, type MetricName } from '../metrics/catalog.js';
+import { UDP_FLOWS } from '../metrics/iperf.js';
 import { hasRatio, type Results, type Row } from '../results.js';
 import { formatNumber, formatRatio, ratioTo, referenceCase, rowOf, type Shown, shownCases, shownMetrics } from './view.js';
 
@@ -8,6 +9,13 @@ const HOW: Record<MetricName, string> = {
   tcp_reverse_gbps: 'the same with -R: the server in the namespace sends',
   udp_gbps: 'iperf3 -u -b 1G -l 1400: offered rate × (1 − loss reported by the server)',
   udp_loss_pct: 'the loss of that UDP run',
+  udp_sat_gbps: 'iperf3 -u -b 0 -l 1400 (as fast as the client sends): sent rate × (1 − loss reported by the server)',
+  udp_sat_loss_pct: 'the loss of that run',
+  udp_sat32k_gbps: 'the same with -l 32768 (RootlessKit\'s own UDP benchmark uses 32 KiB datagrams)',
+  udp_sat32k_loss_pct: 'the loss of that run',
+  udp_flows_gbps: `iperf3 -u -b 0 -l 1400 -P ${UDP_FLOWS}: ${UDP_FLOWS} flows (client ports) at once, goodput over all of them`,
+  udp_flows_min_mbps: 'the goodput of the flow that got least through in that run (0 when a flow is starved); latest.json also gives the best one (max_flow_mbps)',
+  udp_flows_loss_pct: 'the loss over all flows of that run',
   conn_per_s: 'wrk -t2 -c32 -H "Connection: close" against nginx (one process, a 1 KiB file) in the namespace',
   keepalive_rps: 'wrk -t2 -c32 with keep-alive against the same nginx',
   p99_ms: 'wrk --latency 99th percentile of the keep-alive run',
