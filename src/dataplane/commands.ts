@@ -15,8 +15,11 @@ export const UDP_FLOW_IDLE_MS = 90_000;
 export type WorkerCommand =
   /** Accept on `fd` (a listening host socket) and relay each connection to `target`. */
   | { t: 'tcp'; id: number; fd: number; target: Target; sourceIp: boolean }
-  /** Serve datagrams arriving on `fd` (a bound host socket): one flow per client, toward `target`. */
-  | { t: 'udp'; id: number; fd: number; target: Target }
+  /**
+   * Serve datagrams arriving on `fd` (a bound host socket): one flow per client, toward `target`; with source
+   * IP, `replyTable` is the routing table the agent's rule for this forward looks in (else null).
+   */
+  | { t: 'udp'; id: number; fd: number; target: Target; replyTable: number | null }
   /** Carry on TCP connections of forward `id` that the starter held (sent after its `tcp` command). */
   | { t: 'adopt'; id: number; connections: ConnectionState[] }
   /** Stop using forward `id`'s socket and close its connections; the engine closes the socket itself. */

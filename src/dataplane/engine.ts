@@ -83,9 +83,10 @@ export class RelayEngine {
   /**
    * Serve UDP datagrams on `fd` (one worker owns a UDP port: its flows live there). Before the first worker
    * runs, the port waits for it (so do its datagrams, in the socket's queue) and this resolves at once.
+   * `replyTable`: see the udp command.
    */
-  async addUdp(id: number, fd: number, target: Target): Promise<void> {
-    const cmd: UdpCommand = { t: 'udp', id, fd, target };
+  async addUdp(id: number, fd: number, target: Target, replyTable: number | null): Promise<void> {
+    const cmd: UdpCommand = { t: 'udp', id, fd, target, replyTable };
     if (this.workers.length === 0) {
       this.queuedUdp.set(id, cmd);
       this.startTheFirst();

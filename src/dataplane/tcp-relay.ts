@@ -10,17 +10,11 @@ import {
   closeWithReset,
   encodeSockaddr,
   getIntOption,
-  IP_TRANSPARENT,
-  IPV6_TRANSPARENT,
   SHUT_WR,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_STREAM,
-  SOL_IP,
-  SOL_IPV6,
   SO_ERROR,
-  SO_MARK,
-  SO_REUSEADDR,
   SOL_SOCKET,
 } from '../sys/socket.js';
 import { constants } from 'node:os';
@@ -28,9 +22,10 @@ import type { Target } from './commands.js';
 import { tcpCounters, type TcpCounters } from './counters.js';
 import type { Loop } from './loop.js';
 import type { Pipe, PipePool } from './pipe-pool.js';
-import { isLoopbackSockaddr } from './sockaddr.js';
+import { clientSourceAddress } from './sockaddr.js';
+import { bindTransparent, boundHere } from './source-ip.js';
 
-const { EADDRINUSE, EAGAIN, EINPROGRESS, ECONNABORTED, EINTR, EMFILE, ENFILE } = constants.errno;
+const { EAGAIN, EINPROGRESS, ECONNABORTED, EINTR, EMFILE, ENFILE } = constants.errno;
 /** A connect inside the namespace that has not completed by then (an address nobody answers) is given up. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /**
@@ -45,8 +40,6 @@ const WATCH = EPOLLIN | EPOLLOUT | EPOLLET;
 /** After EMFILE the listener rests, instead of spinning on a connection it cannot accept. */
 const FD_EXHAUSTED_PAUSE_MS = 100;
 const SPLICE_FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
-/** An int option value of 1, for setsockopt. */
-const INT_ONE = Buffer.from([1, 0, 0, 0]);
 /**
  * The fwmark of a transparent connection inside (--source-ip-transparent). The server's accepted socket
  * inherits it from the SYN (net.ipv4.tcp_fwmark_accept), and the namespace's rule for this mark delivers the
@@ -109,21 +102,9 @@ export class TcpForward {
     this.loop.remove(this.fd);
   }
 
-  /**
-   * Whether a socket in the namespace listens at the target: the bind of a probe there is refused. If none
-   * does, the connection is taken elsewhere by a DNAT (a container's port published by CNI's portmap, as
-   * nerdctl does): a container's replies to a client's own address would not come back to the relay, so
-   * such a connection is made the plain way. SO_REUSEADDR keeps the probe from failing a server that binds
-   * the port at that moment.
-   */
+  /** Whether a socket in the namespace listens at the target (see boundHere). */
   listenedHere(): boolean {
-    const { sock } = this.loop;
-    const probe = sock.socket(this.targetFamily, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (probe < 0) return false;
-    sock.setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, INT_ONE, 4);
-    const taken = sock.bind(probe, this.targetAddr, this.targetAddr.length) !== 0 && sock.errno() === EADDRINUSE;
-    sock.close(probe);
-    return taken;
+    return boundHere(this.loop.sock, this.targetFamily, SOCK_STREAM, this.targetAddr, true);
   }
 
   /** Stop accepting and close every connection (the port was removed). */
@@ -261,17 +242,13 @@ class TcpConnection {
 
   /**
    * Source IP (--source-ip-transparent): the connection inside comes from the client's own address, so the
-   * server sees who it talks to. Only for a client that is not loopback and of the target's family, to a
-   * server that listens in the namespace; the mark has the namespace's policy routing send the replies back
-   * to this socket. If any step fails, the plain way.
+   * server sees who it talks to. Only for a client that is not loopback and of the target's family (see
+   * clientSourceAddress), to a server that listens in the namespace; the mark has the namespace's policy
+   * routing send the replies back to this socket. If any step fails, the plain way.
    */
-  private bindToClientAddress(addr: Buffer): void {
-    const family = addr.readUInt16LE(0);
-    if (family !== this.forward.targetFamily || isLoopbackSockaddr(addr) || !this.forward.listenedHere()) return;
-    const { sock } = this.forward.loop;
-    const [level, name, len] = family === AF_INET ? [SOL_IP, IP_TRANSPARENT, 16] : [SOL_IPV6, IPV6_TRANSPARENT, 28];
-    if (sock.setsockopt(this.up, SOL_SOCKET, SO_MARK, SOURCE_IP_MARK_VALUE, 4) !== 0) return;
-    if (sock.setsockopt(this.up, level, name, INT_ONE, 4) === 0) sock.bind(this.up, addr, len);
+  private bindToClientAddress(client: Buffer): void {
+    const addr = clientSourceAddress(client, this.forward.targetFamily);
+    if (addr && this.forward.listenedHere()) bindTransparent(this.forward.loop.sock, this.up, addr, SOURCE_IP_MARK_VALUE);
   }
 
   private open(): void {

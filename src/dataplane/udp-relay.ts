@@ -2,15 +2,20 @@
  * UDP in a relay worker: datagrams to a published port's host socket are read in batches (recvmmsg) and
  * passed on, in batches (sendmmsg, a run of same-length datagrams as one GSO send), to a per-client flow
  * socket connected to the target inside the namespace, so the server there sees distinct peers; a flow's
- * replies go back to its own client.
+ * replies go back to its own client. With source IP (a reply table from the agent), a flow's socket is
+ * bound to the client's own address instead (see source-ip.ts) and sends to the target unconnected, so that
+ * it takes the server's replies from whichever address the server answers.
  * A flow ends after 90 s without traffic either way (RootlessKit's figure).
  */
 import { constants } from 'node:os';
 import { EPOLLIN } from '../sys/relay-io.js';
+import { RouteSocket } from '../sys/rtnetlink.js';
 import { encodeSockaddr, getIntOption, growReceiveBuffer, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_UDP, UDP_SEGMENT, AF_INET, AF_INET6 } from '../sys/socket.js';
 import { UDP_FLOW_IDLE_MS, type Target } from './commands.js';
 import { udpCounters, type UdpCounters } from './counters.js';
 import type { Loop } from './loop.js';
+import { clientSourceAddress } from './sockaddr.js';
+import { bindTransparent, boundHere, ClientRoutes } from './source-ip.js';
 import { Batch, SLOTS } from './udp-batch.js';
 
 const SWEEP_MS = 10_000;
@@ -23,6 +28,8 @@ interface Flow {
   readonly fd: number;
   readonly key: number | string;
   readonly client: Buffer;
+  /** The client's address the socket is bound to (source IP), or null: connected, from an address of its own. */
+  readonly source: Buffer | null;
   lastActive: number;
   /** Datagrams of one length go out as one GSO send, until the kernel refuses one for this flow. */
   gso: boolean;
@@ -38,11 +45,19 @@ export class UdpForward {
   private sweep: ReturnType<Loop['after']>;
   /** The forward's traffic (see counters.ts): one loop owns a UDP port, so these are all of it. */
   private readonly counts = udpCounters();
+  /** Source IP: the routes of this forward's reply table, on a netlink socket of this thread's. */
+  private readonly routes: ClientRoutes | null = null;
+  private readonly netlink: RouteSocket | null = null;
 
-  constructor(private readonly loop: Loop, private readonly fd: number, target: Target) {
+  /** `replyTable`: the table the agent's rule for this forward looks in, or null for no source IP. */
+  constructor(private readonly loop: Loop, private readonly fd: number, target: Target, replyTable: number | null) {
     this.batch = new Batch(loop);
     this.targetAddr = encodeSockaddr(target.ip, target.port);
     this.family = this.targetAddr.length === 16 ? AF_INET : AF_INET6;
+    if (replyTable !== null) {
+      this.netlink = RouteSocket.open();
+      this.routes = this.netlink && new ClientRoutes(this.netlink, replyTable);
+    }
     this.gso = getIntOption(loop.sock, fd, SOL_UDP, UDP_SEGMENT) >= 0;
     loop.nonBlocking(fd);
     loop.add(fd, EPOLLIN, { onEvents: () => this.fromClients() });
@@ -60,6 +75,7 @@ export class UdpForward {
     this.loop.cancel(this.sweep);
     for (const flow of [...this.flows.values()]) this.endFlow(flow);
     this.batch.free();
+    this.netlink?.close();
   }
 
   /** Datagrams from clients: each run of datagrams from one client goes out to its flow in one sendmmsg. */
@@ -71,7 +87,7 @@ export class UdpForward {
     for (let i = 0; i <= n; i++) {
       const flow = i < n ? this.flowFor(i, now) : undefined;
       if (i < n && flow === runFlow) continue;
-      if (runFlow) this.send(runFlow, runFlow.fd, runStart, i, null);
+      if (runFlow) this.send(runFlow, runFlow.fd, runStart, i, runFlow.source && this.targetAddr);
       else this.counts.dropped += i - runStart;
       runStart = i;
       runFlow = flow;
@@ -87,19 +103,39 @@ export class UdpForward {
 
   private startFlow(key: number | string, client: Buffer): Flow | undefined {
     if (this.flows.size >= FLOW_LIMIT) return undefined;
-    const { sock } = this.loop;
-    const fd = sock.socket(this.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return undefined;
-    growReceiveBuffer(sock, fd);
-    if (sock.connect(fd, this.targetAddr, this.targetAddr.length) !== 0) {
-      sock.close(fd);
+    const source = this.transparentSource(client);
+    const fd = this.flowSocket(source);
+    if (fd < 0) {
+      if (source) this.routes!.give(source);
       return undefined;
     }
-    const flow: Flow = { fd, key, client, lastActive: Date.now(), gso: this.gso };
+    const flow: Flow = { fd, key, client, source, lastActive: Date.now(), gso: this.gso };
     this.flows.set(key, flow);
     this.counts.flows++;
     this.loop.add(fd, EPOLLIN, { onEvents: () => this.fromServer(flow) });
     return flow;
+  }
+
+  /**
+   * The client's address to bind a flow to, its reply route taken; null for the plain way: no source IP,
+   * a loopback client or one of another family, or a target that nothing in the namespace is bound at.
+   */
+  private transparentSource(client: Buffer): Buffer | null {
+    if (!this.routes) return null;
+    const addr = clientSourceAddress(client, this.family);
+    if (!addr || !boundHere(this.loop.sock, this.family, SOCK_DGRAM, this.targetAddr, false)) return null;
+    return this.routes.take(addr) ? addr : null;
+  }
+
+  /** A flow's socket: bound to `source`, or connected to the target; -1 if it cannot be made. */
+  private flowSocket(source: Buffer | null): number {
+    const { sock } = this.loop;
+    const fd = sock.socket(this.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    growReceiveBuffer(sock, fd);
+    if (source ? bindTransparent(sock, fd, source) : sock.connect(fd, this.targetAddr, this.targetAddr.length) === 0) return fd;
+    sock.close(fd);
+    return -1;
   }
 
   /** Replies from the server inside, back to the flow's client. */
@@ -117,19 +153,22 @@ export class UdpForward {
     return n;
   }
 
-  /** Send slots [from, to) of `flow` as received, on `fd`; what the kernel will not take now is dropped, as UDP may. */
-  private send(flow: Flow, fd: number, from: number, to: number, client: Buffer | null): void {
+  /**
+   * Send slots [from, to) of `flow` as received, on `fd`, to `dest` (null: the connected peer); what the kernel
+   * will not take now is dropped, as UDP may.
+   */
+  private send(flow: Flow, fd: number, from: number, to: number, dest: Buffer | null): void {
     const { batch, loop } = this;
-    const end = from + batch.sending(from, to, client, flow.gso);
+    const end = from + batch.sending(from, to, dest, flow.gso);
     for (let m = from; m < end; ) {
       const sent = loop.io.sendmmsg(fd, batch.header(m), end - m, MSG_DONTWAIT);
       if (sent > 0) {
-        this.count(client === null, batch.firstSlot(m), m + sent < end ? batch.firstSlot(m + sent) : to);
+        this.count(fd !== this.fd, batch.firstSlot(m), m + sent < end ? batch.firstSlot(m + sent) : to);
         m += sent;
       } else if (batch.segmented(m) && GSO_REFUSALS.has(loop.io.errno())) {
         // The path cannot take this GSO send (its MTU, a tunnel): datagram by datagram from here on.
         flow.gso = false;
-        this.send(flow, fd, batch.firstSlot(m), to, client);
+        this.send(flow, fd, batch.firstSlot(m), to, dest);
         return;
       } else {
         // A refused datagram (the server's port closed: ECONNREFUSED) is skipped, not retried.
@@ -162,5 +201,6 @@ export class UdpForward {
     this.flows.delete(flow.key);
     this.loop.forget(flow.fd);
     this.loop.sock.close(flow.fd);
+    if (flow.source) this.routes!.give(flow.source);
   }
 }

@@ -17,7 +17,7 @@ const wakeFd = loop.serve(commands, stopFd, (msg) => {
   try {
     if (cmd.t === 'stats') return report({ t: 'done', cmd: cmd.t, id: cmd.id, stats: [...forwards].map(([id, f]) => [id, f.reading()]) });
     if (cmd.t === 'tcp') forwards.set(cmd.id, new TcpForward(loop, pipes, cmd.fd, cmd.target, cmd.sourceIp));
-    else if (cmd.t === 'udp') forwards.set(cmd.id, new UdpForward(loop, cmd.fd, cmd.target));
+    else if (cmd.t === 'udp') forwards.set(cmd.id, new UdpForward(loop, cmd.fd, cmd.target, cmd.replyTable));
     else if (cmd.t === 'adopt') (forwards.get(cmd.id) as TcpForward).adopt(cmd.connections);
     else {
       forwards.get(cmd.id)?.drop();

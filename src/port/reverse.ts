@@ -65,7 +65,7 @@ export class ReverseManager {
       engine = await (this.#engine ??= this.#startEngine());
       const target = { ip: spec.parentIP, port: spec.parentPort };
       if (spec.proto === 'tcp') await engine.addTcp(relayId, fd, target, false);
-      else await engine.addUdp(relayId, fd, target);
+      else await engine.addUdp(relayId, fd, target, null);
     } catch (err) {
       await engine?.drop(relayId).catch(() => {});
       if (fd !== undefined) socketCalls()!.close(fd);

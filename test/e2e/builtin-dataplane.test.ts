@@ -4,7 +4,8 @@
  * is missing.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -52,6 +53,107 @@ describe('source IP (--source-ip-transparent, on by default)', () => {
 
   test('loopback clients stay 127.0.0.1', async () => {
     assert.match(await probe('127.0.0.1', ports.wildcard!), /^peer 127\.0\.0\.1 \d+\n$/);
+  });
+});
+
+/**
+ * A script for the client netns: from each address in `from`, one socket per port in `ports`, all at once,
+ * sends `count` numbered datagrams to 198.51.100.1 and reads the udp-peer-echo answers: how many came back with
+ * their payload intact (sha256), and every peer the server reported that was not this socket's own address.
+ */
+function udpPeersScript(from: string[], ports: number[], count: number): string {
+  return `
+    const dgram = require('dgram');
+    const hash = (d) => require('crypto').createHash('sha256').update(d).digest('hex');
+    const results = [];
+    const bursts = [];
+    for (const address of ${JSON.stringify(from)}) {
+      // First one datagram from each address to a closed port, so that both ends know each other's link
+      // address before the bursts: packets queued while that is resolved are few, the rest dropped.
+      const warmUp = dgram.createSocket('udp4');
+      warmUp.bind(0, address, () => warmUp.send('x', 9, '${SUBNET}1', () => warmUp.close()));
+      for (const port of ${JSON.stringify(ports)}) {
+        const s = dgram.createSocket('udp4');
+        const sent = new Map();
+        const r = { address, port, back: 0, corrupt: 0, otherPeers: [] };
+        results.push(r);
+        s.on('message', (m) => {
+          const nl = m.indexOf(10);
+          const peer = m.subarray(0, nl).toString();
+          const body = m.subarray(nl + 1);
+          if (peer !== 'peer ' + address + ' ' + s.address().port && !r.otherPeers.includes(peer)) r.otherPeers.push(peer);
+          if (body.length >= 4 && sent.get(body.readUInt32BE(0)) === hash(body)) r.back++;
+          else r.corrupt++;
+        });
+        s.bind(0, address);
+        bursts.push(() => {
+          for (let i = 1; i <= ${count}; i++) {
+            const d = require('crypto').randomBytes(200 + i * 20);
+            d.writeUInt32BE(i, 0);
+            sent.set(i, hash(d));
+            s.send(d, port, '${SUBNET}1');
+          }
+        });
+      }
+    }
+    setTimeout(() => bursts.forEach((burst) => burst()), 300);
+    setTimeout(() => { console.log(JSON.stringify(results)); process.exit(0); }, 2300);`;
+}
+
+describe('UDP source IP (--source-ip-transparent, on by default)', () => {
+  const COUNT = 50;
+  let run: Awaited<ReturnType<typeof launch>>;
+  let clientNetns: ReturnType<typeof createClientNetns>;
+  const ports: Record<string, number> = {};
+
+  before(async () => {
+    for (const name of ['wildcard', 'loopback', 'childIp']) ports[name] = await freePort();
+    clientNetns = createClientNetns();
+    // A second client address in the same netns, so that two real addresses talk at once.
+    const added = spawnSync('ip', ['-n', clientNetns.netns, 'addr', 'add', `${SUBNET}3/24`, 'dev', 'client0'], { encoding: 'utf8' });
+    assert.equal(added.status, 0, added.stderr);
+    // udp (not udp4) on 0.0.0.0 is a dual-stack host socket: its IPv4 clients arrive v4-mapped.
+    run = await launch(
+      ['-p', `0.0.0.0:${ports.wildcard}:53/udp4`, '-p', `0.0.0.0:${ports.loopback}:54/udp`, '-p', `0.0.0.0:${ports.childIp}:10.0.2.100:55/udp4`],
+      ['udp-peer-echo,53,0.0.0.0', 'udp-peer-echo,54,127.0.0.1', 'udp-peer-echo,55,10.0.2.100'],
+    );
+  });
+
+  after(async () => {
+    try {
+      await run?.stop();
+    } finally {
+      clientNetns?.remove();
+    }
+  });
+
+  test('clients at two addresses at once (198.51.100.2 and .3) are seen with their own, by servers on 0.0.0.0, 127.0.0.1 and the child IP; every reply comes back intact', () => {
+    const from = [`${SUBNET}2`, `${SUBNET}3`];
+    const results = JSON.parse(clientNetns.run(udpPeersScript(from, [ports.wildcard!, ports.loopback!, ports.childIp!], COUNT))) as Array<{
+      address: string;
+      port: number;
+      back: number;
+      corrupt: number;
+      otherPeers: string[];
+    }>;
+    assert.equal(results.length, 6);
+    for (const r of results) {
+      const where = JSON.stringify(r);
+      assert.deepEqual(r.otherPeers, [], where);
+      assert.equal(r.corrupt, 0, where);
+      assert.ok(r.back >= COUNT * 0.9, where);
+    }
+  });
+
+  test('loopback clients stay 127.0.0.1', async () => {
+    const s = createSocket('udp4');
+    try {
+      const answer = new Promise<string>((resolve) => s.once('message', (m) => resolve(m.toString())));
+      s.send('hello', ports.wildcard!, '127.0.0.1');
+      assert.match(await answer, /^peer 127\.0\.0\.1 \d+\nhello$/);
+    } finally {
+      s.close();
+    }
   });
 });
 
@@ -248,6 +350,63 @@ describe('UDP datagram boundaries', () => {
     } finally {
       await run.stop();
       clientNetns.remove();
+    }
+  });
+});
+
+/**
+ * FLOWS client sockets at once, each sending 1,400-byte datagrams as fast as its send callbacks allow (a few
+ * in flight each) for `ms`, to an echo server through `port`. A datagram carries its flow's number and its
+ * own sha256, so each echo is checked without remembering what was sent. Returns per flow: echoes back
+ * intact, and echoes that were damaged or belonged to another flow.
+ */
+async function saturateFlows(port: number, flows: number, ms: number): Promise<Array<{ sent: number; back: number; wrong: number }>> {
+  const IN_FLIGHT = 8;
+  const stats = Array.from({ length: flows }, () => ({ sent: 0, back: 0, wrong: 0 }));
+  const sockets = await Promise.all(
+    stats.map(async (stat, flow) => {
+      const s = createSocket({ type: 'udp4', recvBufferSize: 1 << 20 });
+      await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+      s.on('message', (d: Buffer) => {
+        const body = d.subarray(0, d.length - 32);
+        const intact = d.length === 1400 && body.readUInt32BE(0) === flow && createHash('sha256').update(body).digest().equals(d.subarray(-32));
+        if (intact) stat.back++;
+        else stat.wrong++;
+      });
+      return s;
+    }),
+  );
+  const until = Date.now() + ms;
+  const pump = (flow: number) => {
+    if (Date.now() >= until) return;
+    const body = randomBytes(1400 - 32);
+    body.writeUInt32BE(flow, 0);
+    stats[flow]!.sent++;
+    sockets[flow]!.send(Buffer.concat([body, createHash('sha256').update(body).digest()]), port, '127.0.0.1', () => pump(flow));
+  };
+  for (let flow = 0; flow < flows; flow++) for (let i = 0; i < IN_FLIGHT; i++) pump(flow);
+  await sleep(ms + 1_000);
+  for (const s of sockets) s.close();
+  return stats;
+}
+
+describe('UDP: many flows at saturation', () => {
+  const FLOWS = 64;
+  test(`${FLOWS} flows sending as fast as they can: every flow gets datagrams through, each echo intact and to its own flow`, async (t) => {
+    const port = await freePort();
+    const run = await launch(['-p', `127.0.0.1:${port}:7/udp4`], ['udp-echo,7,127.0.0.1']);
+    try {
+      const stats = await saturateFlows(port, FLOWS, 3_000);
+      const total = stats.reduce((sum, s) => sum + s.back, 0);
+      const backs = stats.map((s) => s.back);
+      t.diagnostic(`sent ${stats.reduce((sum, s) => sum + s.sent, 0)}, echoed ${total}, per flow ${Math.min(...backs)} to ${Math.max(...backs)}`);
+      assert.ok(total > 0, 'echoes came back');
+      stats.forEach((s, flow) => {
+        assert.equal(s.wrong, 0, `flow ${flow}: ${JSON.stringify(s)}`);
+        assert.ok(s.back > 0, `flow ${flow} starved: ${JSON.stringify(s)} (all flows: ${stats.map((x) => x.back).join(' ')})`);
+      });
+    } finally {
+      await run.stop();
     }
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { answerErrno, fwmarkRuleMessage, linkUpMessage, localDefaultRouteMessage } from '../../src/sys/rtnetlink.js';
+import { answerErrno, fwmarkRuleMessage, linkUpMessage, localDefaultRouteMessage, localHostRouteMessage, udpSourcePortRuleMessage } from '../../src/sys/rtnetlink.js';
 
 /** nlmsghdr fields: length, type, flags, sequence number. */
 function header(msg: Buffer): [number, number, number, number] {
@@ -57,6 +57,39 @@ describe('route-netlink requests', () => {
         [4, '01000000'],
       ]);
     }
+  });
+
+  it('ip rule add|del iif lo ipproto udp sport 53 lookup 0x4e530001: FRA_IIFNAME, FRA_IP_PROTO, FRA_SPORT_RANGE (53-53, host order), FRA_TABLE', () => {
+    for (const [family, af] of FAMILIES) {
+      for (const [op, type, flags] of [['add', 32, REQUEST_ACK_EXCL_CREATE], ['del', 33, 0x1 | 0x4]] as const) {
+        const msg = udpSourcePortRuleMessage(op, family, 53, 0x4e530001, 3);
+        assert.deepEqual(header(msg), [60, type, flags, 3]);
+        assert.deepEqual([...msg.subarray(16, 28)], [af, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+        assert.deepEqual(attributes(msg, 12), [
+          [3, '6c6f00'],
+          [22, '11'],
+          [23, '35003500'],
+          [15, '0100534e'],
+        ]);
+      }
+    }
+  });
+
+  it('ip route add|del local 198.51.100.2/32 (2001:db8::2/128) dev lo src 127.0.0.1 (::1) table T', () => {
+    const v4 = localHostRouteMessage('add', Buffer.from([198, 51, 100, 2]), Buffer.from([127, 0, 0, 1]), 1, 0x4e530001, 4);
+    assert.deepEqual(header(v4), [60, 24, REQUEST_ACK_EXCL_CREATE, 4]);
+    assert.deepEqual([...v4.subarray(16, 24)], [2, 32, 0, 0, 0, 3, 254, 2]);
+    assert.deepEqual(attributes(v4, 12), [
+      [15, '0100534e'],
+      [1, 'c6336402'],
+      [7, '7f000001'],
+      [4, '01000000'],
+    ]);
+    const v6ip = Buffer.from('20010db8000000000000000000000002', 'hex');
+    const v6 = localHostRouteMessage('del', v6ip, Buffer.from('00000000000000000000000000000001', 'hex'), 1, 7, 5);
+    assert.deepEqual(header(v6), [84, 25, 0x1 | 0x4, 5]);
+    assert.deepEqual([...v6.subarray(16, 24)], [10, 128, 0, 0, 0, 3, 254, 2]);
+    assert.deepEqual(attributes(v6, 12)[1], [1, v6ip.toString('hex')]);
   });
 
   it("reads the kernel's answer: 0 for an ACK, the errno of a refusal, nothing for another message", () => {

@@ -4,6 +4,7 @@
  * propagation needs policy routing in the namespace, set up with the first port that uses it.
  */
 import { writeFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { errorMessage } from '../../../errors.js';
 import type { Counters } from '../../../dataplane/counters.js';
 import { RelayEngine } from '../../../dataplane/engine.js';
@@ -13,7 +14,7 @@ import { receiveFdFor, sendFdFor, takeFdChannel } from '../../../ipc/fd-channel.
 import type { InsideMessage, ParentMessage } from '../../../ipc/messages.js';
 import type { Log } from '../../../log.js';
 import { openPublishedSocket } from './host-socket.js';
-import { fwmarkRuleMessage, localDefaultRouteMessage, LOOPBACK_INDEX, rtnetlink } from '../../../sys/rtnetlink.js';
+import { fwmarkRuleMessage, localDefaultRouteMessage, LOOPBACK_INDEX, rtnetlink, udpSourcePortRuleMessage, type RouteOp } from '../../../sys/rtnetlink.js';
 import { socketCalls } from '../../../sys/socket.js';
 import type { InsideContext } from '../descriptor.js';
 
@@ -35,14 +36,24 @@ const SOURCE_IP_ROUTING = ([4, 6] as const).flatMap((family) => [
   { what: `ip -${family} route add local default`, build: (seq: number) => localDefaultRouteMessage(family, LOOPBACK_INDEX, SOURCE_IP_TABLE, seq) },
 ]);
 
+/**
+ * UDP: a server's replies carry no mark of the relay's (a UDP socket has no accepted socket to inherit one),
+ * so each UDP forward with source IP has a rule of its own, `ip rule add iif lo ipproto udp sport <target
+ * port> lookup <table>`, with a table of its own: UDP_REPLY_TABLES + the forward's id. The relay adds a local
+ * route there per client address while that client's flows live (dataplane/source-ip.ts); what the port
+ * sends to any other address finds no route there and goes on to the main table.
+ */
+const UDP_REPLY_TABLES = 0x4e530000;
+
 let channel: number | undefined;
 let log: Log | undefined;
 let engine: RelayEngine | undefined;
 /** Why the relay did not start, if it did not. */
 let engineFailure: string | undefined;
 let sourceIpRouting: boolean | undefined;
-/** Each forward's host socket. */
-const forwards = new Map<number, number>();
+/** Each forward's host socket, and the reply rule of a UDP forward with source IP. */
+const forwards = new Map<number, { fd: number; removeReplyRule?: () => void }>();
+let udpSourceIpFailure: string | undefined;
 
 /**
  * When the parent opened an fd channel: keep it from COMMAND and make the relay engine (its worker threads
@@ -95,22 +106,51 @@ export function listenInside(msg: Extract<ParentMessage, { t: 'listen-inside' }>
 async function forward(msg: Extract<ParentMessage, { t: 'forward' }>): Promise<void> {
   if (!engine) throw new Error(engineFailure ? `the native relay did not start: ${engineFailure}` : 'no fd channel from the parent: the native relay is not running');
   const fd = receiveFdFor(channel!, msg.id);
+  const removeReplyRule = msg.proto === 'udp' && msg.sourceIp && routeRepliesLocally() ? addUdpReplyRule(msg.id, msg.target) : undefined;
   try {
     if (msg.proto === 'tcp') await engine.addTcp(msg.id, fd, msg.target, msg.sourceIp && routeRepliesLocally());
-    else await engine.addUdp(msg.id, fd, msg.target);
+    else await engine.addUdp(msg.id, fd, msg.target, removeReplyRule ? UDP_REPLY_TABLES + msg.id : null);
   } catch (err) {
+    removeReplyRule?.();
     socketCalls()!.close(fd);
     throw err;
   }
-  forwards.set(msg.id, fd);
+  forwards.set(msg.id, { fd, removeReplyRule });
+}
+
+/**
+ * Add the reply rule of UDP forward `id` and return what removes it; undefined (with one warning for all UDP
+ * forwards) where the kernel refuses it: then its servers see 127.0.0.1.
+ */
+function addUdpReplyRule(id: number, target: { ip: string; port: number }): (() => void) | undefined {
+  const family = isIPv4(target.ip) ? 4 : 6;
+  const change = (op: RouteOp) =>
+    rtnetlink([{ what: `ip -${family} rule ${op} iif lo ipproto udp sport ${target.port}`, build: (seq) => udpSourcePortRuleMessage(op, family, target.port, UDP_REPLY_TABLES + id, seq) }]);
+  try {
+    change('add');
+  } catch (err) {
+    if (udpSourceIpFailure === undefined) {
+      udpSourceIpFailure = errorMessage(err);
+      log!.warn(`UDP source IP propagation is off: cannot set up routing in the namespace (${udpSourceIpFailure}); UDP servers see 127.0.0.1`);
+    }
+    return undefined;
+  }
+  return () => {
+    try {
+      change('del');
+    } catch {
+      // Nothing to do: a stale rule finds no route in its table, and traffic goes on to the main one.
+    }
+  };
 }
 
 async function unforward(id: number): Promise<void> {
-  const fd = forwards.get(id);
-  if (fd === undefined) throw new Error(`no forward ${id}`);
+  const forward = forwards.get(id);
+  if (forward === undefined) throw new Error(`no forward ${id}`);
   forwards.delete(id);
   await engine!.drop(id);
-  socketCalls()!.close(fd);
+  forward.removeReplyRule?.();
+  socketCalls()!.close(forward.fd);
 }
 
 /** Set up the source-IP routing once; false (with one warning) where the namespace refuses it. */
