@@ -15,6 +15,7 @@ export const EPOLLIN = 0x1;
 export const EPOLLOUT = 0x4;
 export const EPOLLERR = 0x8;
 export const EPOLLHUP = 0x10;
+export const EPOLLRDHUP = 0x2000;
 export const EPOLLEXCLUSIVE = 1 << 28;
 export const EPOLLET = 1 << 31;
 /** struct epoll_event is packed on x86_64: u32 events, u64 data. */
