@@ -11,12 +11,15 @@ import {
   closeWithReset,
   encodeSockaddr,
   getIntOption,
+  IPPROTO_TCP,
+  setIntOption,
   SHUT_WR,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_STREAM,
   SO_ERROR,
   SOL_SOCKET,
+  TCP_NODELAY,
 } from '../sys/socket.js';
 import { constants } from 'node:os';
 import type { Target } from './commands.js';
@@ -55,6 +58,9 @@ const NOT_ONLY_BYTES = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 /** After EMFILE the listener rests, instead of spinning on a connection it cannot accept. */
 const FD_EXHAUSTED_PAUSE_MS = 100;
 const SPLICE_FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+/** Events not known (a connect that completed at once): read both sockets to the end. */
+const UNKNOWN_EVENTS = EPOLLIN | EPOLLRDHUP;
+const INT_ONE = Buffer.from([1, 0, 0, 0]);
 /**
  * The fwmark of a transparent connection inside (--source-ip-transparent). The server's accepted socket
  * inherits it from the SYN (net.ipv4.tcp_fwmark_accept), and the namespace's rule for this mark delivers the
@@ -86,6 +92,10 @@ export class TcpForward {
     this.targetAddr = encodeSockaddr(target.ip, target.port);
     this.targetFamily = this.targetAddr.length === 16 ? AF_INET : AF_INET6;
     loop.nonBlocking(fd);
+    // No Nagle delay for a message that follows a small one not yet acknowledged (a response's body after its
+    // header, read apart): the relay writes what it has at once, as Go's sockets (RootlessKit's) do. Set on
+    // the listener, it is inherited by every accepted socket without a call per connection.
+    setIntOption(loop.sock, fd, IPPROTO_TCP, TCP_NODELAY, 1);
     // EXCLUSIVE: one worker wakes per new connection, not all of them.
     loop.add(fd, EPOLLIN | EPOLLEXCLUSIVE, this);
   }
@@ -191,6 +201,8 @@ class TcpConnection {
   private readonly client: number;
   private readonly up: number;
   private connecting: boolean;
+  /** What epoll reported on the client's socket while the connect inside was under way. */
+  private clientEvents = 0;
   private closed = false;
   private readonly toServer: Direction;
   private readonly toClient: Direction;
@@ -206,9 +218,10 @@ class TcpConnection {
       closeWithReset(sock, client);
       return;
     }
+    sock.setsockopt(up, IPPROTO_TCP, TCP_NODELAY, INT_ONE, 4);
     const c = new TcpConnection(forward, { client, up, connecting: true, toServer: FRESH, toClient: FRESH });
     if (forward.sourceIp) c.bindToClientAddress(clientAddr);
-    if (sock.connect(up, forward.targetAddr, forward.targetAddr.length) === 0) c.open();
+    if (sock.connect(up, forward.targetAddr, forward.targetAddr.length) === 0) c.open(UNKNOWN_EVENTS, UNKNOWN_EVENTS);
     else if (sock.errno() !== EINPROGRESS) c.abort();
   }
 
@@ -240,9 +253,9 @@ class TcpConnection {
   onEvents(fd: number, events: number): void {
     if (this.closed) return;
     if (this.connecting) {
-      if (fd !== this.up) return;
-      if (getIntOption(this.forward.loop.sock, this.up, SOL_SOCKET, SO_ERROR) === 0) this.open();
-      else this.abort();
+      if (fd === this.client) this.clientEvents |= events;
+      else if (this.connectFailed(events)) this.abort();
+      else this.open(events, this.clientEvents);
       return;
     }
     const readable = (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) !== 0;
@@ -270,11 +283,23 @@ class TcpConnection {
     if (addr && this.forward.listenedHere()) bindTransparent(this.forward.loop.sock, this.up, addr, SOURCE_IP_MARK_VALUE);
   }
 
-  private open(): void {
+  /** Whether the event that ended the connect inside tells a failure (a refusal: an error and a hang-up). */
+  private connectFailed(events: number): boolean {
+    if ((events & (EPOLLERR | EPOLLHUP)) !== 0) return true;
+    // Writable is connected; anything else is asked of the socket.
+    return (events & EPOLLOUT) === 0 && getIntOption(this.forward.loop.sock, this.up, SOL_SOCKET, SO_ERROR) !== 0;
+  }
+
+  /**
+   * The connect inside is done. Edges while connecting were not acted on: what either side sent already goes
+   * now, read as their events (`upEvents`, `clientEvents`) tell; a socket that reported nothing readable has
+   * nothing yet, and its bytes bring an edge of their own.
+   */
+  private open(upEvents: number, clientEvents: number): void {
     this.connecting = false;
     if (this.connectTimer) this.forward.loop.cancel(this.connectTimer);
-    // Edges while connecting were not acted on: whatever the client sent already goes now.
-    if (this.pump(this.toServer)) this.pump(this.toClient);
+    if ((clientEvents & (EPOLLIN | NOT_ONLY_BYTES)) !== 0 && !this.pump(this.toServer, (clientEvents & NOT_ONLY_BYTES) === 0)) return;
+    if ((upEvents & (EPOLLIN | NOT_ONLY_BYTES)) !== 0) this.pump(this.toClient, (upEvents & NOT_ONLY_BYTES) === 0);
   }
 
   /**

@@ -30,6 +30,8 @@ export const SOL_IPV6 = 41;
 export const IPV6_V6ONLY = 26;
 export const IPV6_TRANSPARENT = 75;
 export const SOL_UDP = 17;
+export const IPPROTO_TCP = 6;
+export const TCP_NODELAY = 1;
 /** UDP GSO (Linux 4.18): the size the kernel cuts a send's payload into datagrams. */
 export const UDP_SEGMENT = 103;
 export const SHUT_WR = 1;
