@@ -5,10 +5,9 @@
  */
 import { constants } from 'node:os';
 import { localHostRouteMessage, LOOPBACK_INDEX, RouteSocket } from '../sys/rtnetlink.js';
-import { AF_INET, IP_TRANSPARENT, IPV6_TRANSPARENT, SO_MARK, SO_REUSEADDR, SOCK_CLOEXEC, SOL_IP, SOL_IPV6, SOL_SOCKET, type SocketCalls } from '../sys/socket.js';
+import { AF_INET, INT_ONE, IP_TRANSPARENT, IPV6_TRANSPARENT, SO_MARK, SO_REUSEADDR, SOCK_CLOEXEC, SOL_IP, SOL_IPV6, SOL_SOCKET, type SocketCalls } from '../sys/socket.js';
 
 const { EADDRINUSE } = constants.errno;
-const INT_ONE = Buffer.from([1, 0, 0, 0]);
 /** What a server bound to the wildcard address answers from (the route's preferred source): where the relay sent to. */
 const LOOPBACK_V4 = Buffer.from([127, 0, 0, 1]);
 const LOOPBACK_V6 = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);

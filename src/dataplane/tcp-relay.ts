@@ -11,6 +11,7 @@ import {
   closeWithReset,
   encodeSockaddr,
   getIntOption,
+  INT_ONE,
   IPPROTO_TCP,
   setIntOption,
   SHUT_WR,
@@ -60,7 +61,6 @@ const FD_EXHAUSTED_PAUSE_MS = 100;
 const SPLICE_FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 /** Events not known (a connect that completed at once): read both sockets to the end. */
 const UNKNOWN_EVENTS = EPOLLIN | EPOLLRDHUP;
-const INT_ONE = Buffer.from([1, 0, 0, 0]);
 /**
  * The fwmark of a transparent connection inside (--source-ip-transparent). The server's accepted socket
  * inherits it from the SYN (net.ipv4.tcp_fwmark_accept), and the namespace's rule for this mark delivers the
@@ -316,8 +316,7 @@ class TcpConnection {
       if (d.pending > 0) {
         const n = io.splice(d.pipe!.r, null, d.to, null, d.pending, SPLICE_FLAGS);
         if (n < 0) return io.errno() === EAGAIN || this.abort();
-        if (d === this.toServer) this.forward.counts.bytesToTarget += n;
-        else this.forward.counts.bytesFromTarget += n;
+        this.delivered(d, n);
         d.pending -= n;
         if (d.pending > 0) return true;
       }
@@ -368,6 +367,7 @@ class TcpConnection {
       if (io.errno() !== EAGAIN) return -1;
       sent = 0;
     }
+    this.delivered(d, sent);
     if (sent < n) {
       d.pipe ??= this.forward.pipes.take();
       // Cannot fall short: the pipe is empty (nothing was pending) and holds COPY whole.
@@ -375,6 +375,12 @@ class TcpConnection {
       if (d.pending !== n - sent) return -1;
     }
     return n;
+  }
+
+  /** Count `n` bytes written by `d` (see counters.ts). */
+  private delivered(d: Direction, n: number): void {
+    if (d === this.toServer) this.forward.counts.bytesToTarget += n;
+    else this.forward.counts.bytesFromTarget += n;
   }
 
   private releasePipe(d: Direction): void {

@@ -139,6 +139,9 @@ function compressIPv6(groups: string[]): string {
 }
 
 /** setsockopt with an int value, throwing on failure. */
+/** An int option value of 1, for setsockopt where allocating per call would cost (per connection or flow). */
+export const INT_ONE = Buffer.from([1, 0, 0, 0]);
+
 export function setIntOption(c: SocketCalls, fd: number, level: number, name: number, value: number): void {
   const v = Buffer.alloc(4);
   v.writeInt32LE(value);
