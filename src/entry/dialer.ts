@@ -13,5 +13,5 @@ const fatal = (message: string) => (log.error(message), process.exit(1));
 // No top-level await: the bundle is CommonJS (tools/bundle.ts).
 void startInsideHalf(process.env[PORT_DRIVER_ENV], { log, fatal }).then((inside) => {
   process.on('message', (msg: DriverRequest) => handleRequest(inside, msg));
-  process.send!({ t: 'hello' });
+  process.send!({ t: 'hello' }, () => {}); // the parent may be gone already: nothing to tell
 });

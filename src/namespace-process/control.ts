@@ -14,9 +14,13 @@ import { commandProblem } from './command-check.js';
 import { killLeftovers } from './leftovers.js';
 import { mountEtcFiles, prepareNamespaces } from './setup.js';
 
-/** The parent may be gone (then we are tearing down): nobody to tell. */
+/**
+ * The parent may be gone (then we are tearing down): nobody to tell. It can also go while a message is on its
+ * way (the namespace process boots while the parent still checks its flags, which may fail): the callback takes
+ * that EPIPE, which would otherwise be an 'error' event on `process` and crash with a stack trace.
+ */
 function send(msg: InsideMessage): void {
-  if (process.connected) process.send!(msg);
+  if (process.connected) process.send!(msg, () => {});
 }
 
 /**
