@@ -6,7 +6,10 @@
 import { PORT_DRIVER_ENV } from '../ipc/messages.js';
 import { createLog } from '../log.js';
 import { startInsideHalf } from '../port/drivers/registry.js';
+import { raiseOpenFileLimit } from '../sys/relay-io.js';
 
+// As RootlessKit's child does, for COMMAND, which inherits it (nsgate spawns this process before it raises its own).
+raiseOpenFileLimit();
 const log = createLog(false);
 const fatal = (message: string) => (log.error(message), process.exit(1));
 // No top-level await: the bundle is CommonJS (tools/bundle.ts).

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { ENTRY } from '../entry/paths.js';
 import { InsideRequests } from './inside-requests.js';
 import { insideEnv, type InsideLaunch } from './namespace-handle.js';
+import { fdChannelStdioIf, handOverFdChannel } from '../ipc/fd-channel.js';
 
 /** The parent's handle on the --detach-netns dialer: a process in the namespace process' user namespace and its detached network namespace. */
 export class Dialer extends InsideRequests {
@@ -11,20 +12,24 @@ export class Dialer extends InsideRequests {
 
   /** As the user namespace's owner the parent may join it, and from there the network namespace it owns. */
   static start(paths: { userns: string; netns: string }, inside: InsideLaunch): Promise<Dialer> {
-    const { channel } = inside;
     const proc = spawn('nsenter', ['--preserve-credentials', `--user=${paths.userns}`, `--net=${paths.netns}`, '--', process.execPath, ENTRY.dialer], {
-      stdio: ['ignore', 'inherit', 'inherit', ...(channel?.stdioFrom3(['ipc']) ?? ['ipc'])],
+      stdio: ['ignore', 'inherit', 'inherit', ...fdChannelStdioIf(inside.fdChannel, ['ipc'])],
       env: { ...process.env, ...insideEnv(inside) },
     });
-    channel?.closeChildEnd();
+    const channel = inside.fdChannel ? handOverFdChannel(proc) : null;
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
     const stop = async () => {
       proc.kill('SIGKILL');
       await exited;
+      channel?.close();
     };
     return new Promise((resolve, reject) => {
-      const early = (code: number | null) => reject(new Error(`could not start the dialer in the detached network namespace (nsenter exited with ${code})`));
-      proc.once('error', reject);
+      const failed = (err: Error) => {
+        channel?.close();
+        reject(err);
+      };
+      const early = (code: number | null) => failed(new Error(`could not start the dialer in the detached network namespace (nsenter exited with ${code})`));
+      proc.once('error', failed);
       proc.once('exit', early);
       proc.once('message', () => {
         proc.off('exit', early);

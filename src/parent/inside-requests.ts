@@ -38,7 +38,7 @@ export class InsideRequests implements InsideProcess {
   private nextId = 1;
 
   /** `fdChannel`: the parent's end of the fd channel, or null when the native relay is unavailable. */
-  constructor(private readonly proc: ChildProcess, private readonly fdChannel: number | null) {
+  constructor(private readonly proc: ChildProcess, readonly fdChannel: number | null) {
     proc.on('message', (msg: InsideMessage, handle?: Handle) => {
       if (msg.t === 'socket') this.settle(msg.id, handle);
       else if (msg.t === 'socket-error') this.settle(msg.id, undefined, new InsideSocketError(msg.code, msg.message));

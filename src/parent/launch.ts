@@ -3,7 +3,6 @@ import { API_VERSION, type ApiInfo } from '../api/types.js';
 import { namespacePaths } from '../network/namespace-paths.js';
 import type { LaunchOptions } from '../options.js';
 import { UserError } from '../errors.js';
-import { openFdChannel } from '../ipc/fd-channel.js';
 import { createPortDriver, networkArgsFor, noPortsMessage, portDriverDescriptor } from '../port/drivers/registry.js';
 import { formatPortSpec } from '../port/spec.js';
 import { ReverseManager } from '../port/reverse.js';
@@ -13,7 +12,7 @@ import { FORWARDED_SIGNALS } from '../forwarded-signals.js';
 import { NamespaceHandle } from './namespace-handle.js';
 import { writeEtcFiles } from './etc-files.js';
 import type { InsideRequests } from './inside-requests.js';
-import type { InsideLaunch } from './namespace-handle.js';
+import { insideLaunches, type SpawnedNamespaceProcess } from './namespace-handle.js';
 import { evacuateCgroup2 } from './cgroup2.js';
 import { idMapWriter } from './idmap.js';
 import type { Log } from '../log.js';
@@ -51,11 +50,13 @@ class Interrupted extends Error {
 }
 
 /**
- * Run COMMAND in new namespaces with the network and ports asked for; resolve with its exit status.
- * Everything started here is stopped and removed before it resolves or throws.
+ * Run COMMAND in the new namespaces of `spawned` (spawned with `options` first thing, see src/cli/nsgate.ts)
+ * with the network and ports asked for; resolve with its exit status. Everything started, `spawned` included, is
+ * stopped and removed before it resolves or throws.
  */
-export async function launch(options: LaunchOptions, log: Log): Promise<number> {
+export async function launch(options: LaunchOptions, log: Log, spawned: SpawnedNamespaceProcess): Promise<number> {
   const cleanup = new Cleanup();
+  cleanup.push(() => spawned.kill());
   let nsProcess: NamespaceHandle | undefined;
   let started = false;
   let interrupt: (err: Interrupted) => void = () => {};
@@ -67,6 +68,8 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
   };
   for (const sig of FORWARDED_SIGNALS) process.on(sig, onSignal);
   cleanup.push(() => FORWARDED_SIGNALS.forEach((sig) => process.off(sig, onSignal)));
+  const signalledEarly = spawned.takeSignals();
+  if (signalledEarly) onSignal(signalledEarly);
   const step = <T>(p: Promise<T>): Promise<T> => Promise.race([p, interrupted]);
 
   try {
@@ -80,12 +83,10 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     const driver = portDriverDescriptor(options.portDriver);
     const unsupported = await driver.launch.unsupported?.();
     if (unsupported) throw new UserError(`--port-driver=${driver.name} is not available: ${unsupported}`);
-    const channel = driver.launch.fdChannel ? openFdChannel() : null;
-    if (channel) cleanup.push(() => channel.closeParentEnd());
-    // The driver's inside half runs in the namespace process, unless it must live in a detached network namespace (then in the dialer).
-    const inDialer = options.detachNetns && driver.launch.insideRunsIn === 'network-namespace';
-    const inside: InsideLaunch = { ...(driver.inside ? { driver: driver.name } : {}), channel };
-    const starting = NamespaceHandle.start(options, () => idMapWriter(options.subidSource, log.warn), inDialer ? { channel: null } : inside);
+    const channel = spawned.handOverFdChannel();
+    if (channel) cleanup.push(() => channel.close());
+    const { dialer: inDialer } = insideLaunches(options);
+    const starting = NamespaceHandle.start(spawned, () => idMapWriter(options.subidSource, log.warn), channel);
     // What is needed only once the namespace process runs loads meanwhile (node starting there takes longer).
     const helpers = Promise.all([import('../network/driver.js'), import('./dialer.js')]);
     const services = Promise.all([import('../api/server.js'), import('../port/manager.js'), driver.parent?.()]);
@@ -130,12 +131,12 @@ export async function launch(options: LaunchOptions, log: Log): Promise<number> 
     const [{ startApiServer }, { PortManager }] = await step(services);
     let insideProcess: InsideRequests = running;
     if (inDialer) {
-      const dialer = await step(Dialer.start(namespacePaths(where), inside));
+      const dialer = await step(Dialer.start(namespacePaths(where), inDialer));
       cleanup.push(() => dialer.stop());
       insideProcess = dialer;
     }
     const portDriver = await step(
-      createPortDriver({ options, network, inside: insideProcess, fdChannel: channel?.parentEnd ?? null, namespaces: namespacePaths(where), namespacePid: where.childPid, stateDir: state.path, log }) ??
+      createPortDriver({ options, network, inside: insideProcess, fdChannel: insideProcess.fdChannel, namespaces: namespacePaths(where), namespacePid: where.childPid, stateDir: state.path, log }) ??
         Promise.resolve(null),
     );
     const ports = portDriver ? new PortManager(portDriver, log) : null;

@@ -7,7 +7,9 @@ import { UserError } from '../errors.js';
 import { stopWithGrace } from '../stop.js';
 import { commandStatus, goExitDescription } from '../exit-status.js';
 import { ENTRY } from '../entry/paths.js';
-import type { FdChannel } from '../ipc/fd-channel.js';
+import { FD_CHANNEL_CHILD_ENV, fdChannelStdioIf, handOverFdChannel, type FdChannel } from '../ipc/fd-channel.js';
+import { FORWARDED_SIGNALS } from '../forwarded-signals.js';
+import { portDriverDescriptor } from '../port/drivers/registry.js';
 import { PORT_DRIVER_ENV } from '../ipc/messages.js';
 import { InsideRequests } from './inside-requests.js';
 import type { LaunchOptions } from '../options.js';
@@ -81,49 +83,23 @@ export class NamespaceHandle extends InsideRequests {
   }
 
   /**
-   * Start the namespace process in its namespaces. `unshare` runs a tiny shell gate that says they exist and
-   * execs node, which boots while the parent writes the id maps. Resolves once the maps are written: a network
+   * The namespace process, spawned (`spawned`), with its id maps: resolves once they are written. A network
    * helper may join the namespaces while node starts in the namespace process, which does nothing that needs
-   * them before the parent's first request (setup), sent after that. `idMaps` makes the map writer, whose
-   * sub-id lookups spawn tools: it is called once unshare is spawned, so that they run while the gate starts
-   * instead of before it.
+   * them before the parent's first request (setup), sent after that. `idMaps` makes the map writer, whose sub-id
+   * lookups spawn tools: it is called at once, so that they run while the gate starts. `channel`: the fd channel
+   * handed over to it, if any.
    */
-  static start(options: LaunchOptions, idMaps: () => (pid: number) => Promise<void>, inside: InsideLaunch): Promise<NamespaceHandle> {
-    const gateScript = GATE + (reaps(options) ? REAP_CHILD : EXEC_CHILD);
-    const { channel } = inside;
-    const proc = spawn('unshare', [...unshareArgs(options), '--', 'sh', '-c', gateScript, process.execPath, ENTRY.namespaceProcess], {
-      stdio: ['inherit', 'inherit', 'inherit', ...(channel?.stdioFrom3(['ipc', 'pipe']) ?? ['ipc', 'pipe'])],
-      env: { ...process.env, ...insideEnv(inside) },
-    });
-    channel?.closeChildEnd();
-    // node may say hello before the maps are written, while nothing else listens yet.
-    const early = new EarlyMessages(proc);
+  static async start(spawned: SpawnedNamespaceProcess, idMaps: () => (pid: number) => Promise<void>, channel: FdChannel | null): Promise<NamespaceHandle> {
     const mapIds = idMaps();
-    const gate = proc.stdio[4] as Duplex;
-    return new Promise((resolve, reject) => {
-      const failed = (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'ENOENT' ? new UserError('unshare not found: install the Debian package "util-linux"') : err);
-      const ended = (code: number | null, signal: NodeJS.Signals | null) =>
-        reject(
-          new UserError(
-            `the child process ended before it was ready (${signal ?? `exit code ${code}`}): if unshare said it cannot create the namespaces, are unprivileged user namespaces enabled? (sysctl user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns)`,
-          ),
-        );
-      proc.once('error', failed).once('exit', ended);
-      gate.once('data', () => {
-        gate.destroy();
-        mapIds(proc.pid!).then(
-          () => {
-            proc.off('error', failed).off('exit', ended);
-            resolve(new NamespaceHandle(proc, options.pidns ? onlyChild(proc.pid!) : proc.pid!, reaps(options), channel?.parentEnd ?? null, early));
-          },
-          (err: unknown) => {
-            proc.kill('SIGKILL');
-            reject(err);
-          },
-        );
-      });
-    });
+    const { proc, options } = spawned;
+    await spawned.inNamespaces;
+    try {
+      await mapIds(proc.pid!);
+    } catch (err) {
+      await spawned.kill();
+      throw err;
+    }
+    return new NamespaceHandle(proc, options.pidns ? onlyChild(proc.pid!) : proc.pid!, reaps(options), channel?.parentEnd ?? null, spawned.early);
   }
 
   /** Prepare the namespaces, as soon as node runs in the namespace process (`pid` is known from then on). */
@@ -188,6 +164,71 @@ export class NamespaceHandle extends InsideRequests {
   }
 }
 
+/**
+ * The namespace process from its spawn until its NamespaceHandle exists: nsgate spawns it first, before it loads
+ * the rest of its code (node boots there meanwhile). `unshare` runs a tiny shell gate that says the namespaces
+ * exist and execs node, which boots while the parent writes the id maps. Signals that come before launch() takes
+ * them are kept for it; `kill` ends and reaps the process if the launch stops before it has a handle.
+ */
+export class SpawnedNamespaceProcess {
+  readonly proc: ChildProcess;
+  /** node may say hello before the maps are written, while nothing else listens yet. */
+  readonly early: EarlyMessages;
+  /** Settles once the gate says the namespaces exist; rejects if the process failed to start or ended first. */
+  readonly inNamespaces: Promise<void>;
+  private readonly exited: Promise<void>;
+  private readonly signals: NodeJS.Signals[] = [];
+  private readonly keepSignal = (signal: NodeJS.Signals) => void this.signals.push(signal);
+
+  constructor(readonly options: LaunchOptions) {
+    const gateScript = GATE + (reaps(options) ? REAP_CHILD : EXEC_CHILD);
+    const inside = insideLaunches(options).namespaceProcess;
+    for (const sig of FORWARDED_SIGNALS) process.on(sig, this.keepSignal);
+    this.proc = spawn('unshare', [...unshareArgs(options), '--', 'sh', '-c', gateScript, process.execPath, ENTRY.namespaceProcess], {
+      stdio: ['inherit', 'inherit', 'inherit', ...fdChannelStdioIf(inside.fdChannel, ['ipc', 'pipe'])],
+      env: { ...process.env, ...insideEnv(inside) },
+    });
+    const proc = this.proc;
+    this.early = new EarlyMessages(proc);
+    this.exited = new Promise((resolve) => proc.once('exit', () => resolve()).once('error', () => resolve()));
+    const gate = proc.stdio[4] as Duplex | null;
+    this.inNamespaces = new Promise((resolve, reject) => {
+      proc.once('error', (err: NodeJS.ErrnoException) =>
+        reject(err.code === 'ENOENT' ? new UserError('unshare not found: install the Debian package "util-linux"') : err),
+      );
+      proc.once('exit', (code, signal) =>
+        reject(
+          new UserError(
+            `the child process ended before it was ready (${signal ?? `exit code ${code}`}): if unshare said it cannot create the namespaces, are unprivileged user namespaces enabled? (sysctl user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns)`,
+          ),
+        ),
+      );
+      gate?.once('data', () => {
+        gate.destroy();
+        resolve();
+      });
+    });
+    this.inNamespaces.catch(() => {}); // Reported by launch() when it awaits it.
+  }
+
+  /** The first signal that came since the spawn, if any; from now on the caller's own handlers take them. */
+  takeSignals(): NodeJS.Signals | undefined {
+    for (const sig of FORWARDED_SIGNALS) process.off(sig, this.keepSignal);
+    return this.signals[0];
+  }
+
+  /** Its end of the fd channel, if its port driver's inside half runs there and native calls are available. */
+  handOverFdChannel(): FdChannel | null {
+    return insideLaunches(this.options).namespaceProcess.fdChannel ? handOverFdChannel(this.proc) : null;
+  }
+
+  /** SIGKILL it (unshare's --kill-child takes node with it under --pidns) and wait until it is reaped. */
+  async kill(): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
 /** The namespace process' messages from its start until the NamespaceHandle that handles them exists. */
 class EarlyMessages {
   private readonly held: InsideMessage[] = [];
@@ -223,14 +264,25 @@ function onlyChild(pid: number): number {
   return Number(children[0]);
 }
 
-/** The port driver's inside half as a spawned process gets it: which driver, and its fd channel. */
+/** The port driver's inside half as a spawned process gets it: which driver, and whether it gets an fd channel. */
 export interface InsideLaunch {
   /** Absent: no inside half runs in that process. */
   driver?: string;
-  channel: FdChannel | null;
+  fdChannel: boolean;
 }
 
-/** The environment that tells a spawned process its driver and where its end of the fd channel is. */
-export function insideEnv({ driver, channel }: InsideLaunch): Record<string, string> {
-  return { ...channel?.env, ...(driver ? { [PORT_DRIVER_ENV]: driver } : {}) };
+/**
+ * What the namespace process and the --detach-netns dialer get: the driver's inside half runs in the namespace
+ * process, unless it must live in a detached network namespace (then in the dialer).
+ */
+export function insideLaunches(options: Pick<LaunchOptions, 'portDriver' | 'detachNetns'>): { namespaceProcess: InsideLaunch; dialer: InsideLaunch | null } {
+  const driver = portDriverDescriptor(options.portDriver);
+  const inside: InsideLaunch = { ...(driver.inside ? { driver: driver.name } : {}), fdChannel: driver.launch.fdChannel === true };
+  const inDialer = options.detachNetns && driver.launch.insideRunsIn === 'network-namespace';
+  return inDialer ? { namespaceProcess: { fdChannel: false }, dialer: inside } : { namespaceProcess: inside, dialer: null };
+}
+
+/** The environment that tells a spawned process its driver and where its fd channel's handover socket is. */
+export function insideEnv({ driver, fdChannel }: InsideLaunch): Record<string, string> {
+  return { ...(fdChannel ? FD_CHANNEL_CHILD_ENV : {}), ...(driver ? { [PORT_DRIVER_ENV]: driver } : {}) };
 }

@@ -55,15 +55,15 @@ export function sendFds(via: number, payload: Buffer, fds: readonly number[]): v
 }
 
 /**
- * Receive one message without waiting: the payload and the fds that came with it (close-on-exec),
- * or null if none is queued.
+ * Receive one message: the payload and the fds that came with it (close-on-exec). Without `wait`, null if none
+ * is queued; with it, blocking until one comes (an empty payload: the peer closed its end).
  */
-export function receiveFds(via: number): { payload: Buffer; fds: number[] } | null {
+export function receiveFds(via: number, { wait = false } = {}): { payload: Buffer; fds: number[] } | null {
   const { sock, msg } = calls();
   const data = Buffer.alloc(MAX_PAYLOAD);
   const control = Buffer.alloc(CMSG_HEADER + 4 * MAX_FDS);
   const hdr = { name: null, namelen: 0, iov: [{ base: data, len: data.length }], iovlen: 1, control, controllen: control.length, flags: 0 };
-  const n = msg.recvmsg(via, hdr, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  const n = msg.recvmsg(via, hdr, (wait ? 0 : MSG_DONTWAIT) | MSG_CMSG_CLOEXEC);
   if (n === -1) {
     const err = new SysError('recvmsg', sock.errno());
     if (err.code === 'EAGAIN') return null;
