@@ -5,9 +5,10 @@
  * --cgroupns the namespace process' namespace is rooted at that cgroup, so COMMAND (a container engine, say) sees it
  * as / with NAME in it and may create groups beside NAME. Runs in the parent, outside the namespace process' namespaces.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError, errorMessage } from '../errors.js';
+import { makeDirs } from '../make-dirs.js';
 import type { MountEntry } from './mountinfo.js';
 
 /** What the evacuation reads and writes; the real files by default, others in tests. */
@@ -29,7 +30,7 @@ export function evacuateCgroup2(name: string, files: CgroupFiles, warn: (msg: st
   const oldPath = at(group);
   const newPath = at(join(group, name));
   try {
-    mkdirSync(newPath, { recursive: true, mode: 0o755 });
+    makeDirs(newPath, 0o755);
   } catch (err) {
     throw new UserError(
       `--evacuate-cgroup2=${name}: cannot create the cgroup ${newPath}: ${errorMessage(err)} (nsgate's cgroup, ${group}, must be delegated to you, e.g. by systemd-run --user -p Delegate=yes)`,

@@ -1,7 +1,8 @@
-import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
+import { makeDirs } from '../make-dirs.js';
 
 /** The state dir: `api.sock`, `child_pid`, `lock` and the helpers' files. The user's alone (0700). */
 export interface StateDir {
@@ -36,7 +37,7 @@ export function openStateDir(requested: string | undefined): StateDir {
 /** A given state dir is created 0700 if missing; an existing one must be a real dir of ours, not open to others. */
 function ensureOwnPrivateDir(path: string): void {
   try {
-    mkdirSync(path, { recursive: true, mode: 0o700 });
+    makeDirs(path, 0o700);
   } catch (err) {
     throw new UserError(`cannot create state dir ${path}: ${(err as Error).message}`);
   }

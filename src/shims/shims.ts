@@ -1,8 +1,9 @@
 /** `nsgate-shims DIR [--force] [--remove]`: writes or removes the shims (src/shims/plan.ts) in DIR. */
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve, sep } from 'node:path';
+import { chmodSync, closeSync, lstatSync, openSync, readlinkSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 
 import { UserError, errorMessage } from '../errors.js';
+import { makeDirs } from '../make-dirs.js';
 import { parseShimsArgs, planShims, SHIMS, shimScript, isShim, USAGE, type Existing, type Step } from './plan.js';
 
 export interface ShimsIo {
@@ -93,7 +94,7 @@ function describeFile(head: Buffer, size: number): string {
 function writeShims(dir: string, steps: Step[], io: ShimsIo): void {
   const pending: { tmp: string; path: string }[] = [];
   try {
-    makeDirs(dir);
+    makeDirs(dir, 0o755);
     for (const step of steps) {
       if (step.action !== 'write') continue;
       const tmp = join(dir, `.${basename(step.path)}.nsgate-shims-${process.pid}`);
@@ -114,22 +115,6 @@ function writeShims(dir: string, steps: Step[], io: ShimsIo): void {
     io.stdout.write(`${step.path}: runs ${io.node} ${join(io.cliDir, step.runs)}${replaced}\n`);
   }
   io.stdout.write(`Put ${dir} first on PATH for Docker's and nerdctl's rootless scripts to run nsgate.\n`);
-}
-
-/**
- * `mkdir -p`, one level at a time: Node's recursive mkdirSync never returns where the kernel answers ENOENT to a
- * mkdir whose parent exists (under /proc), so a DIR there would hang instead of failing.
- */
-function makeDirs(dir: string): void {
-  const parts = resolve(dir).split(sep).filter(Boolean);
-  for (let i = 1; i <= parts.length; i++) {
-    const path = sep + parts.slice(0, i).join(sep);
-    try {
-      mkdirSync(path, { mode: 0o755 });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
 }
 
 function removeShims(dir: string, steps: Step[], io: ShimsIo): void {
