@@ -42,9 +42,16 @@ export function userEnv(user = TEST_USER, extra: Record<string, string> = {}): N
   return { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: home, USER: user, LOGNAME: user, LANG: 'C.UTF-8', ...extra };
 }
 
+/** The userTempDir()s of this test file, removed when it ends (a test that fails midway leaves none behind). */
+const tempDirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A fresh directory owned by the test user (in /tmp unless `under` is given), for a --state-dir inside it. */
 export function userTempDir(user = TEST_USER, under = '/tmp'): string {
   const dir = mkdtempSync(join(under, 'nsgate-test-'));
+  tempDirs.push(dir);
   if (IS_ROOT) {
     const { uid, gid } = userId(user);
     chownSync(dir, uid, gid);
