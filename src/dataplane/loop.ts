@@ -14,6 +14,7 @@ import {
 } from '../sys/relay-io.js';
 import { F_SETFL, O_CLOEXEC, O_NONBLOCK, socketCalls, type SocketCalls } from '../sys/socket.js';
 import { SysError } from '../sys/libc.js';
+import { MAX_EVENTS, Scratch } from './scratch.js';
 
 export interface Handler {
   onEvents(fd: number, events: number): void;
@@ -24,7 +25,6 @@ interface Timer {
   run(): void;
 }
 
-const MAX_EVENTS = 256;
 /**
  * See `coalesce`; the thread's timer slack adds about 50 µs. In iperf3's UDP benchmark 10-25 µs helped less
  * and 50-300 µs all alike: the shortest of those, for the least latency.
@@ -38,8 +38,8 @@ export class Loop {
   private readonly handlers = new Map<number, Handler>();
   private readonly timers: Timer[] = [];
   private deferred: Array<() => unknown> = [];
-  private readonly events = Buffer.alloc(MAX_EVENTS * EPOLL_EVENT_SIZE);
-  private readonly ctlEvent = Buffer.alloc(EPOLL_EVENT_SIZE);
+  /** The loop's native memory, for its own calls and its handlers' (see scratch.ts). */
+  readonly scratch: Scratch;
   private stopped = false;
   private coalescing = false;
 
@@ -49,6 +49,7 @@ export class Loop {
     if (!io || !sock) throw new Error('the native relay needs koffi, which does not load here');
     this.io = io;
     this.sock = sock;
+    this.scratch = new Scratch(io);
     this.epfd = this.checked('epoll_create1', io.epollCreate1(O_CLOEXEC));
   }
 
@@ -83,7 +84,7 @@ export class Loop {
   /** Stop watching `fd` (before closing it, when another process or thread may still hold it). */
   remove(fd: number): void {
     if (!this.handlers.delete(fd)) return;
-    this.io.epollCtl(this.epfd, EPOLL_CTL_DEL, fd, null);
+    this.io.epollCtl(this.epfd, EPOLL_CTL_DEL, fd, 0);
   }
 
   /** Forget `fd` without a system call: the caller closes it, which takes it out of the epoll set. */
@@ -136,11 +137,12 @@ export class Loop {
   }
 
   private turn(timeoutMs: number): void {
-    const n = this.io.epollWait(this.epfd, this.events, MAX_EVENTS, timeoutMs);
+    const { events, eventsView } = this.scratch;
+    const n = this.io.epollWait(this.epfd, events, MAX_EVENTS, timeoutMs);
     for (let i = 0; i < n; i++) {
       const off = i * EPOLL_EVENT_SIZE;
-      const fd = this.events.readInt32LE(off + 4);
-      this.handlers.get(fd)?.onEvents(fd, this.events.readUInt32LE(off));
+      const fd = eventsView.readInt32LE(off + 4);
+      this.handlers.get(fd)?.onEvents(fd, eventsView.readUInt32LE(off));
     }
     if (this.deferred.length > 0) {
       const turns = this.deferred;
@@ -168,10 +170,11 @@ export class Loop {
   }
 
   private ctl(op: number, fd: number, events: number): void {
-    this.ctlEvent.writeUInt32LE(events >>> 0, 0);
-    this.ctlEvent.writeInt32LE(fd, 4);
-    this.ctlEvent.writeInt32LE(0, 8);
-    this.checked('epoll_ctl', this.io.epollCtl(this.epfd, op, fd, this.ctlEvent));
+    const { ctlEvent, ctlEventView } = this.scratch;
+    ctlEventView.writeUInt32LE(events >>> 0, 0);
+    ctlEventView.writeInt32LE(fd, 4);
+    ctlEventView.writeInt32LE(0, 8);
+    this.checked('epoll_ctl', this.io.epollCtl(this.epfd, op, fd, ctlEvent));
   }
 
   private checked(syscall: string, ret: number): number {

@@ -11,7 +11,6 @@ import {
   closeWithReset,
   encodeSockaddr,
   getIntOption,
-  INT_ONE,
   IPPROTO_TCP,
   setIntOption,
   SHUT_WR,
@@ -27,6 +26,7 @@ import type { Target } from './commands.js';
 import { tcpCounters, type TcpCounters } from './counters.js';
 import type { Loop } from './loop.js';
 import type { Pipe, PipePool } from './pipe-pool.js';
+import { COPY_SIZE } from './scratch.js';
 import { clientSourceAddress } from './sockaddr.js';
 import { bindTransparent, boundHere } from './source-ip.js';
 
@@ -46,14 +46,13 @@ const PUMP_ROUNDS = 16;
  */
 const WATCH = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 /**
- * A direction whose last read was smaller than SMALL_READ copies its next read through COPY (read + write:
- * two calls, where splicing takes three and a pipe); one that fills COPY splices from then on. A read(2)
- * from TCP that returns less than asked has emptied the receive queue (tcp_recvmsg stops short only there, at
- * an end, or at urgent data), so the read that would only return EAGAIN is skipped: the next bytes bring a
- * new edge. A short splice does not tell as much (the pipe may have run out of slots).
+ * A direction whose last read was smaller than SMALL_READ copies its next read through the loop's copy
+ * buffer (read + write: two calls, where splicing takes three and a pipe); one that reads SMALL_READ or more
+ * splices from then on. A read(2) from TCP that returns less than asked has emptied the receive queue
+ * (tcp_recvmsg stops short only there, at an end, or at urgent data), so the read that would only return
+ * EAGAIN is skipped: the next bytes bring a new edge. A short splice does not tell as much (the pipe may have run out of slots).
  */
 const SMALL_READ = 16 << 10;
-const COPY = Buffer.alloc(64 << 10);
 /** What in a read's event means more than bytes: an end or an error, which the read after them must see. */
 const NOT_ONLY_BYTES = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 /** After EMFILE the listener rests, instead of spinning on a connection it cannot accept. */
@@ -78,8 +77,6 @@ export class TcpForward {
   readonly counts = tcpCounters();
   readonly targetAddr: Buffer;
   readonly targetFamily: number;
-  private readonly clientAddr = Buffer.alloc(28);
-  private readonly clientAddrLen = Buffer.alloc(4);
   private accepting = true;
 
   constructor(
@@ -101,15 +98,15 @@ export class TcpForward {
   }
 
   onEvents(): void {
-    const { sock } = this.loop;
+    const { io, scratch } = this.loop;
     for (let i = 0; i < ACCEPT_BATCH; i++) {
-      this.clientAddrLen.writeUInt32LE(28);
-      const fd = sock.accept4(this.fd, this.clientAddr, this.clientAddrLen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      scratch.sockaddrLenView.writeUInt32LE(scratch.sockaddrView.length);
+      const fd = io.accept4At(this.fd, scratch.sockaddr, scratch.sockaddrLen, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd >= 0) {
-        TcpConnection.dial(this, fd, this.clientAddr);
+        TcpConnection.dial(this, fd, scratch.sockaddrView);
         continue;
       }
-      const errno = sock.errno();
+      const errno = io.errno();
       if (errno === ECONNABORTED || errno === EINTR) continue;
       if (errno === EMFILE || errno === ENFILE) this.rest();
       return;
@@ -165,7 +162,7 @@ interface DirectionState {
   eof: boolean;
   /** ...and that end was passed on (shutdown of the writing side). */
   done: boolean;
-  /** The next read is copied through COPY, not spliced (see SMALL_READ). */
+  /** The next read is copied through the loop's copy buffer, not spliced (see SMALL_READ). */
   copying: boolean;
 }
 
@@ -208,9 +205,12 @@ class TcpConnection {
   private readonly toClient: Direction;
   private connectTimer: ReturnType<Loop['after']> | undefined;
 
-  /** A connection just accepted on `client`: dial the target inside. */
+  /**
+   * A connection just accepted on `client`: dial the target inside. `clientAddr` is the loop's scratch
+   * sockaddr, which the connect then reuses for the target.
+   */
   static dial(forward: TcpForward, client: number, clientAddr: Buffer): void {
-    const { sock } = forward.loop;
+    const { io, sock, scratch } = forward.loop;
     forward.counts.connections++;
     const up = sock.socket(forward.targetFamily, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (up < 0) {
@@ -218,11 +218,12 @@ class TcpConnection {
       closeWithReset(sock, client);
       return;
     }
-    sock.setsockopt(up, IPPROTO_TCP, TCP_NODELAY, INT_ONE, 4);
+    io.setsockoptAt(up, IPPROTO_TCP, TCP_NODELAY, scratch.intOne, 4);
     const c = new TcpConnection(forward, { client, up, connecting: true, toServer: FRESH, toClient: FRESH });
     if (forward.sourceIp) c.bindToClientAddress(clientAddr);
-    if (sock.connect(up, forward.targetAddr, forward.targetAddr.length) === 0) c.open(UNKNOWN_EVENTS, UNKNOWN_EVENTS);
-    else if (sock.errno() !== EINPROGRESS) c.abort();
+    forward.targetAddr.copy(scratch.sockaddrView);
+    if (io.connectAt(up, scratch.sockaddr, forward.targetAddr.length) === 0) c.open(UNKNOWN_EVENTS, UNKNOWN_EVENTS);
+    else if (io.errno() !== EINPROGRESS) c.abort();
   }
 
   /**
@@ -314,7 +315,7 @@ class TcpConnection {
         return true;
       }
       if (d.pending > 0) {
-        const n = io.splice(d.pipe!.r, null, d.to, null, d.pending, SPLICE_FLAGS);
+        const n = io.splice(d.pipe!.r, d.to, d.pending, SPLICE_FLAGS);
         if (n < 0) return io.errno() === EAGAIN || this.abort();
         this.delivered(d, n);
         d.pending -= n;
@@ -333,7 +334,7 @@ class TcpConnection {
       const n = copied ? this.copy(d) : this.spliceIn(d);
       if (n > 0) {
         d.copying = n < SMALL_READ;
-        if (onlyBytes && copied && n < COPY.length && d.pending === 0) {
+        if (onlyBytes && copied && n < COPY_SIZE && d.pending === 0) {
           this.releasePipe(d);
           return true;
         }
@@ -349,20 +350,21 @@ class TcpConnection {
   /** Read from `d.from` into the pipe: how much (0 at the end, -1 on error). */
   private spliceIn(d: Direction): number {
     d.pipe ??= this.forward.pipes.take();
-    const n = this.forward.loop.io.splice(d.from, null, d.pipe.w, null, d.pipe.size, SPLICE_FLAGS);
+    const n = this.forward.loop.io.splice(d.from, d.pipe.w, d.pipe.size, SPLICE_FLAGS);
     if (n > 0) d.pending = n;
     return n;
   }
 
   /**
-   * Read from `d.from` into COPY and write it to `d.to`; what `d.to` does not take now goes into a pipe, as
-   * spliced bytes would wait (an empty pipe takes COPY whole). How much was read (0 at the end, -1 on error).
+   * Read from `d.from` into the copy buffer and write it to `d.to`; what `d.to` does not take now goes into a
+   * pipe, as spliced bytes would wait (an empty pipe takes the buffer whole). How much was read (0 at the
+   * end, -1 on error).
    */
   private copy(d: Direction): number {
-    const { io } = this.forward.loop;
-    const n = io.read(d.from, COPY, COPY.length);
+    const { io, scratch } = this.forward.loop;
+    const n = io.readAt(d.from, scratch.copy, COPY_SIZE);
     if (n <= 0) return n;
-    let sent = io.write(d.to, COPY, n);
+    let sent = io.writeAt(d.to, scratch.copy, n);
     if (sent < 0) {
       if (io.errno() !== EAGAIN) return -1;
       sent = 0;
@@ -370,8 +372,8 @@ class TcpConnection {
     this.delivered(d, sent);
     if (sent < n) {
       d.pipe ??= this.forward.pipes.take();
-      // Cannot fall short: the pipe is empty (nothing was pending) and holds COPY whole.
-      d.pending = io.write(d.pipe.w, COPY.subarray(sent), n - sent);
+      // Cannot fall short: the pipe is empty (nothing was pending) and holds the copy buffer whole.
+      d.pending = io.writeAt(d.pipe.w, scratch.copy + sent, n - sent);
       if (d.pending !== n - sent) return -1;
     }
     return n;

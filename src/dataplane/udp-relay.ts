@@ -148,7 +148,7 @@ export class UdpForward {
 
   /** One batch from `fd`: how many datagrams (-1 on error). A stream's next batch waits to fill (see Loop.coalesce). */
   private receive(fd: number): number {
-    const n = this.batch.filled(this.loop.io.recvmmsg(fd, this.batch.receiving(), SLOTS, MSG_DONTWAIT, null));
+    const n = this.batch.filled(this.loop.io.recvmmsg(fd, this.batch.receiving(), SLOTS, MSG_DONTWAIT));
     if (n > 1 && n < SLOTS) this.loop.coalesce();
     return n;
   }
