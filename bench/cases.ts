@@ -5,10 +5,13 @@
  */
 import { PORT_DRIVERS, portDriverDescriptor, type PortDriverName } from '../src/port/drivers/registry.js';
 import { referencePeer } from '../test/e2e/peers.js';
+import { availableParallelism } from 'node:os';
+import { RelayEngine } from '../src/dataplane/engine.js';
+import { floorRelay, FLOOR_LAUNCHER } from './floor.js';
 import type { Program } from './programs.js';
 
 /** RootlessKit is named with the version that ran ("rootlesskit-2.3.4"); bare "rootlesskit" when there is none. */
-export type Tool = 'direct' | 'rootlesskit' | `rootlesskit-${string}` | 'pasta' | 'nsgate';
+export type Tool = 'direct' | 'rootlesskit' | `rootlesskit-${string}` | 'pasta' | 'nsgate' | 'floor';
 
 /** Host ports, on 127.0.0.1, that the clients use. */
 export interface Ports {
@@ -34,6 +37,11 @@ export interface BenchCase {
    * (pasta's automatic mode): the servers then listen on the host ports and nothing is published.
    */
   readonly forwardsBoundPorts?: boolean;
+  /**
+   * True when the launcher's processes are not the forwarder (the floor: nsgate only makes the namespace):
+   * its startup and memory figures would not be the forwarder's, so none is taken.
+   */
+  readonly dataPlaneOnly?: boolean;
 }
 
 export const caseName = (c: { tool: string; driver: string }): string => `${c.tool}/${c.driver}`;
@@ -55,7 +63,7 @@ function published(ports: Ports): string[] {
 }
 
 /** RootlessKit and nsgate take the same flags. */
-function rootlesskitStyle(argv0: string[], net: string, driver: string, publish = true): BenchCase['launcher'] {
+function rootlesskitStyle(argv0: string[], net: string, driver: string, publish = true): (ports: Ports, stateDir: string) => string[] {
   return (ports, stateDir) => [
     ...argv0,
     `--state-dir=${stateDir}`,
@@ -87,6 +95,26 @@ function nsgateCase(nsgate: string, driver: PortDriverName): BenchCase {
 }
 
 /**
+ * The C relay in builtin's place (see floor.ts), in a namespace made by nsgate with no port driver, with as
+ * many threads as builtin has relay workers.
+ */
+function floorCase(nsgate: string): BenchCase {
+  const forward = (proto: string, port: keyof Ports, ports: Ports) => `${proto} 127.0.0.1:${ports[port]} 127.0.0.1:${CHILD_PORTS[port]}`;
+  return {
+    tool: 'floor',
+    driver: 'c-relay',
+    needs: ['cc', 'slirp4netns'],
+    dataPlaneOnly: true,
+    launcher: (ports, stateDir) => {
+      const threads = `-t ${RelayEngine.workersFor(availableParallelism())}`;
+      const relayArgs = [threads, forward('tcp', 'http', ports), forward('tcp', 'iperf', ports), forward('udp', 'iperf', ports)].join(' ');
+      const nsgateArgv = rootlesskitStyle([process.execPath, nsgate], 'slirp4netns', 'none', false)(ports, stateDir);
+      return ['sh', FLOOR_LAUNCHER, floorRelay(), stateDir, relayArgs, '--', ...nsgateArgv];
+    },
+  };
+}
+
+/**
  * RootlessKit's cases run the reference peer (test/e2e/peers.ts: v2.3.4 when built, else Debian's). Without
  * one they keep the bare name and are skipped as not installed.
  */
@@ -109,5 +137,6 @@ export function allCases(nsgate: string): BenchCase[] {
     ...rootlesskitCases(),
     { tool: 'pasta', driver: 'implicit', needs: ['pasta'], launcher: pasta },
     ...PORT_DRIVERS.filter((driver) => driver !== 'none').map((driver) => nsgateCase(nsgate, driver)),
+    floorCase(nsgate),
   ];
 }

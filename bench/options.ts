@@ -27,8 +27,8 @@ export interface BenchOptions {
 const MODES: Record<Mode, Settings> = {
   full: { runs: 3, seconds: 5, idleConnections: 10_000 },
   quick: { runs: 1, seconds: 2, idleConnections: 1_000 },
-  // CI proves the harness works: the baseline, the competitor and nsgate's default driver, tiny runs.
-  smoke: { runs: 1, seconds: 1, idleConnections: 20, cases: ['direct/loopback', 'rootlesskit/builtin', 'nsgate/builtin'] },
+  // CI proves the harness works: the baseline, the competitor, nsgate's default driver and the floor, tiny runs.
+  smoke: { runs: 1, seconds: 1, idleConnections: 20, cases: ['direct/loopback', 'rootlesskit/builtin', 'nsgate/builtin', 'floor/c-relay'] },
 };
 
 /** The checkout (or copy) this script was built in: dist/bench/ is two levels down. */

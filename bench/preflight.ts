@@ -80,11 +80,13 @@ export function plan(cases: BenchCase[], groups: readonly MetricGroup[], mode: M
     }
     runnable.push(c);
     const forwarderOnly = usable.filter((g) => g.forwarderOnly);
-    if (c.launcher === null && forwarderOnly.length > 0) {
+    const noForwarder = c.launcher === null || c.dataPlaneOnly === true;
+    if (noForwarder && forwarderOnly.length > 0) {
       const metrics = forwarderOnly.flatMap((g) => g.metrics);
-      skipped.push({ tool: c.tool, driver: c.driver, reason: `${metrics.join(', ')}: no forwarding process to measure` });
+      const why = c.launcher === null ? 'no forwarding process to measure' : 'the launched processes are not the forwarder';
+      skipped.push({ tool: c.tool, driver: c.driver, reason: `${metrics.join(', ')}: ${why}` });
     }
-    byCase.set(caseName(c), usable.filter((g) => c.launcher !== null || !g.forwarderOnly));
+    byCase.set(caseName(c), usable.filter((g) => !noForwarder || !g.forwarderOnly));
   }
   return { cases: runnable, groups: byCase, skipped };
 }

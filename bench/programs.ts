@@ -12,6 +12,7 @@ export const PROGRAMS = {
   iperf3: { pkg: 'iperf3', versionFlag: '--version' },
   wrk: { pkg: 'wrk', versionFlag: '-v' },
   nginx: { pkg: 'nginx-light', versionFlag: '-v' },
+  cc: { pkg: 'gcc', versionFlag: '--version' },
 } as const;
 
 export type Program = keyof typeof PROGRAMS;

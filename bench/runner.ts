@@ -61,7 +61,7 @@ class Runner {
       this.progress.advance(this.estimate(c));
       return;
     }
-    this.recorder.record(c, 'startup_ms', { run, value: instance.startupMs });
+    if (!c.dataPlaneOnly) this.recorder.record(c, 'startup_ms', { run, value: instance.startupMs });
     this.progress.advance(INSTANCE_ESTIMATE_SECONDS);
     try {
       for (const group of groups) {

@@ -23,6 +23,7 @@ const PALETTES: Record<string, string[]> = {
   rootlesskit: ['#1f77b4', '#6baed6', '#08519c'],
   pasta: ['#2ca02c', '#74c476'],
   nsgate: ['#d62728', '#ff7f0e', '#9467bd', '#e377c2', '#8c564b', '#bcbd22'],
+  floor: ['#17becf'],
 };
 
 function escape(text: string): string {

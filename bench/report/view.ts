@@ -10,7 +10,7 @@ export interface Shown {
   driver: string;
 }
 
-const TOOL_LABELS: Record<string, string> = { direct: 'direct', rootlesskit: 'RootlessKit', pasta: 'pasta', nsgate: 'nsgate' };
+const TOOL_LABELS: Record<string, string> = { direct: 'direct', rootlesskit: 'RootlessKit', pasta: 'pasta', nsgate: 'nsgate', floor: 'floor:' };
 
 /** "RootlessKit 2.3.4" for "rootlesskit-2.3.4". */
 function toolLabel(tool: string): string {

@@ -15,6 +15,8 @@ import { sumReadings, type Counters } from './counters.js';
 import { Starter } from './starter.js';
 
 const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
+/** Relay workers at most, however many cores. */
+const MAX_WORKERS = 4;
 /**
  * A worker's young generation, where V8 would let it grow to tens of MiB: with 10,000 idle connections this
  * keeps about 5 MiB per worker, and connection rate and keep-alive were unchanged (the loop allocates little).
@@ -57,15 +59,20 @@ export class RelayEngine {
   private constructor(private readonly io: RelayCalls, private readonly setup: EngineSetup, private toStart: number) {}
 
   /**
-   * One worker per core (at most `max`): connections spread over them, each listener is shared. None runs
+   * One worker per core (at most MAX_WORKERS): connections spread over them, each listener is shared. None runs
    * before the first forward (a process that publishes nothing starts none), then the first starts (the
    * starter serves TCP meanwhile); the others once a TCP port is served (a UDP port is one worker's anyway),
    * so that they do not compete for the CPU with everything else that runs while nsgate starts.
    */
-  static start(setup: EngineSetup, max = 4): RelayEngine {
+  static start(setup: EngineSetup): RelayEngine {
     const io = relayCalls();
     if (!io) throw new Error('the native relay needs koffi, which does not load here');
-    return new RelayEngine(io, setup, Math.max(1, Math.min(max, availableParallelism())));
+    return new RelayEngine(io, setup, RelayEngine.workersFor(availableParallelism()));
+  }
+
+  /** How many workers relay on a machine with `cores` (see start). */
+  static workersFor(cores: number): number {
+    return Math.max(1, Math.min(MAX_WORKERS, cores));
   }
 
   /** Relay TCP connections accepted on `fd` (every worker accepts on it; the starter until a worker runs). */

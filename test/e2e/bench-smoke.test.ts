@@ -16,7 +16,7 @@ import type { Results } from '../../bench/results.js';
 import { E2E_DIR, Proc } from './harness.js';
 import { describePeer, NO_PEER, referencePeer } from './peers.js';
 
-const TOOLS = ['direct', 'rootlesskit', 'pasta', 'nsgate'];
+const TOOLS = ['direct', 'rootlesskit', 'pasta', 'nsgate', 'floor'];
 const peer = referencePeer();
 
 describe('bench --smoke', () => {
