@@ -141,8 +141,8 @@ export class Loop {
     const n = this.io.epollWait(this.epfd, events, MAX_EVENTS, timeoutMs);
     for (let i = 0; i < n; i++) {
       const off = i * EPOLL_EVENT_SIZE;
-      const fd = eventsView.readInt32LE(off + 4);
-      this.handlers.get(fd)?.onEvents(fd, eventsView.readUInt32LE(off));
+      const fd = eventsView.getInt32(off + 4, true);
+      this.handlers.get(fd)?.onEvents(fd, eventsView.getUint32(off, true));
     }
     if (this.deferred.length > 0) {
       const turns = this.deferred;
@@ -171,9 +171,9 @@ export class Loop {
 
   private ctl(op: number, fd: number, events: number): void {
     const { ctlEvent, ctlEventView } = this.scratch;
-    ctlEventView.writeUInt32LE(events >>> 0, 0);
-    ctlEventView.writeInt32LE(fd, 4);
-    ctlEventView.writeInt32LE(0, 8);
+    ctlEventView.setUint32(0, events >>> 0, true);
+    ctlEventView.setInt32(4, fd, true);
+    ctlEventView.setInt32(8, 0, true);
     this.checked('epoll_ctl', this.io.epollCtl(this.epfd, op, fd, ctlEvent));
   }
 

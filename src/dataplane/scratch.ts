@@ -13,16 +13,20 @@ export const MAX_EVENTS = 256;
 const SOCKADDR_SIZE = 28;
 
 export class Scratch {
-  /** Addresses of each region; the views are the same bytes, for JS to read and fill. */
+  /**
+   * Addresses of each region; the views are the same bytes, for JS to read and fill: DataViews for fields
+   * (Buffer's read and write methods validate their arguments on every call), a Buffer for the sockaddr,
+   * which is copied whole.
+   */
   readonly copy: number;
   readonly events: number;
-  readonly eventsView: Buffer;
+  readonly eventsView: DataView;
   readonly ctlEvent: number;
-  readonly ctlEventView: Buffer;
+  readonly ctlEventView: DataView;
   readonly sockaddr: number;
   readonly sockaddrView: Buffer;
   readonly sockaddrLen: number;
-  readonly sockaddrLenView: Buffer;
+  readonly sockaddrLenView: DataView;
   readonly intOne: number;
 
   constructor(io: RelayCalls) {
@@ -35,13 +39,17 @@ export class Scratch {
       offset += size;
       return [block.address + at, block.view.subarray(at, at + size)];
     };
+    const fields = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
     [this.copy] = region(COPY_SIZE);
-    [this.events, this.eventsView] = region(MAX_EVENTS * EPOLL_EVENT_SIZE);
-    [this.ctlEvent, this.ctlEventView] = region(EPOLL_EVENT_SIZE);
+    const [events, eventsBytes] = region(MAX_EVENTS * EPOLL_EVENT_SIZE);
+    const [ctlEvent, ctlEventBytes] = region(EPOLL_EVENT_SIZE);
     [this.sockaddr, this.sockaddrView] = region(SOCKADDR_SIZE);
-    [this.sockaddrLen, this.sockaddrLenView] = region(4);
-    const [intOne, intOneView] = region(4);
-    intOneView.writeInt32LE(1);
+    const [sockaddrLen, sockaddrLenBytes] = region(4);
+    const [intOne, intOneBytes] = region(4);
+    intOneBytes.writeInt32LE(1);
+    [this.events, this.eventsView] = [events, fields(eventsBytes)];
+    [this.ctlEvent, this.ctlEventView] = [ctlEvent, fields(ctlEventBytes)];
+    [this.sockaddrLen, this.sockaddrLenView] = [sockaddrLen, fields(sockaddrLenBytes)];
     this.intOne = intOne;
   }
 }

@@ -100,7 +100,7 @@ export class TcpForward {
   onEvents(): void {
     const { io, scratch } = this.loop;
     for (let i = 0; i < ACCEPT_BATCH; i++) {
-      scratch.sockaddrLenView.writeUInt32LE(scratch.sockaddrView.length);
+      scratch.sockaddrLenView.setUint32(0, scratch.sockaddrView.length, true);
       const fd = io.accept4At(this.fd, scratch.sockaddr, scratch.sockaddrLen, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd >= 0) {
         TcpConnection.dial(this, fd, scratch.sockaddrView);

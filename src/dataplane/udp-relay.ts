@@ -85,8 +85,14 @@ export class UdpForward {
     let runStart = 0;
     let runFlow: Flow | undefined;
     for (let i = 0; i <= n; i++) {
-      const flow = i < n ? this.flowFor(i, now) : undefined;
-      if (i < n && flow === runFlow) continue;
+      let flow: Flow | undefined;
+      if (i < n) {
+        const key = this.batch.senderKey(i);
+        // The run's client again: no lookup (its lastActive is already now).
+        if (runFlow && key === runFlow.key) continue;
+        flow = this.flowFor(key, i, now);
+        if (flow === runFlow) continue;
+      }
       if (runFlow) this.send(runFlow, runFlow.fd, runStart, i, runFlow.source && this.targetAddr);
       else this.counts.dropped += i - runStart;
       runStart = i;
@@ -94,8 +100,7 @@ export class UdpForward {
     }
   }
 
-  private flowFor(slot: number, now: number): Flow | undefined {
-    const key = this.batch.senderKey(slot);
+  private flowFor(key: number | string, slot: number, now: number): Flow | undefined {
     const flow = this.flows.get(key) ?? this.startFlow(key, this.batch.sender(slot));
     if (flow) flow.lastActive = now;
     return flow;
