@@ -4,8 +4,8 @@
  * itself on -1.
  * The calls of the data path take raw addresses (numbers) of memory from `nativeBlock`: the batch calls, so
  * that a batch can start mid-array, and every call made per message or per connection (`epollWait`, the
- * `...At` calls, splice without offsets), because koffi checks and converts a Buffer argument on every call,
- * which costs about 300 ns here: as much as the koffi call itself and a short read together.
+ * `...At` calls, splice without offsets), because koffi checks and converts a Buffer argument on every call:
+ * measured here, a 64-byte read(2) took 1,021 ns with a Buffer and 738 ns with an address.
  * `read` and `write` take Buffers, for the control path (eventfds, netlink).
  */
 import { check, native, perThread, type KoffiModule } from './libc.js';
