@@ -3,10 +3,10 @@
  * nsgate with every port driver it has (read from its own option tables, so a new driver is benchmarked
  * without touching this file).
  */
-import { PORT_DRIVERS, portDriverDescriptor, type PortDriverName } from '../src/port/drivers/registry.js';
-import { referencePeer } from '../test/e2e/peers.js';
 import { availableParallelism } from 'node:os';
 import { RelayEngine } from '../src/dataplane/engine.js';
+import { PORT_DRIVERS, portDriverDescriptor, type PortDriverName } from '../src/port/drivers/registry.js';
+import { referencePeer } from '../test/e2e/peers.js';
 import { floorRelay, FLOOR_LAUNCHER } from './floor.js';
 import type { Program } from './programs.js';
 

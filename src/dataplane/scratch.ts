@@ -15,8 +15,7 @@ const SOCKADDR_SIZE = 28;
 export class Scratch {
   /**
    * Addresses of each region; the views are the same bytes, for JS to read and fill: DataViews for fields
-   * (Buffer's read and write methods validate their arguments on every call), a Buffer for the sockaddr,
-   * which is copied whole.
+   * (see NativeBlock.fields), a Buffer for the sockaddr, which is copied whole.
    */
   readonly copy: number;
   readonly events: number;
@@ -34,22 +33,23 @@ export class Scratch {
     // Never freed: a loop lives as long as its thread (or, the starter's, as long as the engine).
     const block = nativeBlock(io, sizes.reduce((a, b) => a + b));
     let offset = 0;
-    const region = (size: number): [number, Buffer] => {
+    const region = (size: number) => {
       const at = offset;
       offset += size;
-      return [block.address + at, block.view.subarray(at, at + size)];
+      const { buffer, byteOffset } = block.fields;
+      return { address: block.address + at, bytes: block.view.subarray(at, at + size), fields: new DataView(buffer, byteOffset + at, size) };
     };
-    const fields = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
-    [this.copy] = region(COPY_SIZE);
-    const [events, eventsBytes] = region(MAX_EVENTS * EPOLL_EVENT_SIZE);
-    const [ctlEvent, ctlEventBytes] = region(EPOLL_EVENT_SIZE);
-    [this.sockaddr, this.sockaddrView] = region(SOCKADDR_SIZE);
-    const [sockaddrLen, sockaddrLenBytes] = region(4);
-    const [intOne, intOneBytes] = region(4);
-    intOneBytes.writeInt32LE(1);
-    [this.events, this.eventsView] = [events, fields(eventsBytes)];
-    [this.ctlEvent, this.ctlEventView] = [ctlEvent, fields(ctlEventBytes)];
-    [this.sockaddrLen, this.sockaddrLenView] = [sockaddrLen, fields(sockaddrLenBytes)];
-    this.intOne = intOne;
+    this.copy = region(COPY_SIZE).address;
+    const events = region(MAX_EVENTS * EPOLL_EVENT_SIZE);
+    [this.events, this.eventsView] = [events.address, events.fields];
+    const ctlEvent = region(EPOLL_EVENT_SIZE);
+    [this.ctlEvent, this.ctlEventView] = [ctlEvent.address, ctlEvent.fields];
+    const sockaddr = region(SOCKADDR_SIZE);
+    [this.sockaddr, this.sockaddrView] = [sockaddr.address, sockaddr.bytes];
+    const sockaddrLen = region(4);
+    [this.sockaddrLen, this.sockaddrLenView] = [sockaddrLen.address, sockaddrLen.fields];
+    const intOne = region(4);
+    intOne.fields.setInt32(0, 1, true);
+    this.intOne = intOne.address;
   }
 }

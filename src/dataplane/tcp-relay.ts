@@ -50,7 +50,8 @@ const WATCH = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
  * buffer (read + write: two calls, where splicing takes three and a pipe); one that reads SMALL_READ or more
  * splices from then on. A read(2) from TCP that returns less than asked has emptied the receive queue
  * (tcp_recvmsg stops short only there, at an end, or at urgent data), so the read that would only return
- * EAGAIN is skipped: the next bytes bring a new edge. A short splice does not tell as much (the pipe may have run out of slots).
+ * EAGAIN is skipped: the next bytes bring a new edge. A short splice does not tell as much (the pipe may have
+ * run out of slots).
  */
 const SMALL_READ = 16 << 10;
 /** What in a read's event means more than bytes: an end or an error, which the read after them must see. */

@@ -78,14 +78,22 @@ export const relayCalls = perThread<RelayCalls>(({ koffi, lib }) => {
 /** Native memory that stays put (batch headers point into it): a Buffer view and its address. */
 export interface NativeBlock {
   readonly view: Buffer;
+  /**
+   * The same bytes as a DataView, for fields read or written per message: Buffer's read and write methods
+   * validate their arguments on every call, which showed in profiles of UDP at saturation; DataView's
+   * accessors compile to plain loads and stores.
+   */
+  readonly fields: DataView;
   readonly address: number;
   free(): void;
 }
 
 export function nativeBlock(c: RelayCalls, size: number): NativeBlock {
   const ptr = c.koffi.alloc('uint8_t', size);
+  const view = Buffer.from(c.koffi.view(ptr, size));
   return {
-    view: Buffer.from(c.koffi.view(ptr, size)),
+    view,
+    fields: new DataView(view.buffer, view.byteOffset, view.byteLength),
     address: Number(c.koffi.address(ptr)),
     free: () => c.koffi.free(ptr),
   };
